@@ -1,0 +1,25 @@
+"""ambient: learn ambient music from a collection and generate new pieces you can hear.
+
+One import for each job:
+
+    from ambient import load_model, generate, read_midi, write_midi, encode, decode, render
+"""
+
+from ambient.checkpoint import load_model, save_model_dir
+from ambient.codec import decode, encode
+from ambient.errors import AmbientError
+from ambient.generate import Sampling, generate
+from ambient.midi import read_midi, write_midi
+from ambient.notes import Note
+
+__all__ = ["AmbientError", "Note", "Sampling", "decode", "encode", "generate", "load_model", "read_midi",
+           "render", "save_model_dir", "write_midi"]
+
+
+def __getattr__(name: str):
+    # rendering pulls in pedalboard and scipy; load them only when asked for
+    if name == "render":
+        from ambient.render import render
+
+        return render
+    raise AttributeError(name)

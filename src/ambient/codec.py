@@ -1,0 +1,195 @@
+"""Notes <-> performance-event tokens (Oore et al. 2018, as used by Huang et al. 2018).
+
+The vocabulary lives here and nowhere else:
+
+    0 pad, 1 start, 2 end,
+    128 note-on, 128 note-off, 100 time shifts (10 ms .. 1 s), 32 velocity bins.
+
+Where the public implementations go wrong, this one does not:
+- a velocity token is written only when the bin changes, not before every note-on;
+- notes are never dropped for lack of pedal data, and the sustain pedal is already
+  folded into durations by `ambient.midi`;
+- the decoder closes notes left hanging (at the end, or after `max_note_seconds`),
+  ignores a note-off with no note sounding, and treats a repeated note-on of a sounding
+  pitch as a re-strike: the old note ends where the new one begins.
+
+The encoding cannot tell apart two overlapping notes of one pitch, so `normalize`
+defines what it represents: times on the 10 ms grid, every note at least one step and at
+most `max_note_seconds` long, and an earlier note of a pitch cut where the next one of that pitch starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from ambient.notes import Note, sort_notes
+
+
+@dataclass(frozen=True)
+class CodecConfig:
+    name: str = "performance"
+    version: int = 1
+    step_seconds: float = 0.01
+    max_shift_steps: int = 100
+    velocity_bins: int = 32
+    max_note_seconds: float = 16.0  # decoder closes a note held longer than this
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "CodecConfig":
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
+
+DEFAULT_CODEC = CodecConfig()
+
+PAD, START, END = 0, 1, 2
+NOTE_ON = 3
+NOTE_OFF = NOTE_ON + 128
+TIME_SHIFT = NOTE_OFF + 128  # TIME_SHIFT + k - 1 means k steps, k = 1 .. max_shift_steps
+
+
+def velocity_offset(config: CodecConfig = DEFAULT_CODEC) -> int:
+    return TIME_SHIFT + config.max_shift_steps
+
+
+def vocab_size(config: CodecConfig = DEFAULT_CODEC) -> int:
+    return velocity_offset(config) + config.velocity_bins
+
+
+def velocity_bin(velocity: int, config: CodecConfig = DEFAULT_CODEC) -> int:
+    """MIDI velocity 1..127 to a bin 0..bins-1 of (nearly) equal width."""
+    v = min(127, max(1, int(velocity)))
+    return (v - 1) * config.velocity_bins // 127
+
+
+@lru_cache(maxsize=None)
+def bin_velocity(b: int, config: CodecConfig = DEFAULT_CODEC) -> int:
+    """The middle velocity of a bin, so decoding is within half a bin of the original."""
+    members = [v for v in range(1, 128) if velocity_bin(v, config) == b]
+    return members[len(members) // 2]
+
+
+def quantize(note: Note, config: CodecConfig = DEFAULT_CODEC) -> tuple[int, int]:
+    """A note's (start, end) in grid steps: nearest step, at least one step long.
+
+    A note shorter than half a step would round to nothing; it starts on the step
+    below instead, so both its ends stay within one step of the truth.
+    """
+    step = config.step_seconds
+    s, e = int(round(note.start / step)), int(round(note.end / step))
+    if e <= s:
+        s = int(note.start // step)
+        e = s + 1
+    return s, min(e, s + int(round(config.max_note_seconds / step)))
+
+
+def normalize(notes: list[Note], config: CodecConfig = DEFAULT_CODEC) -> list[Note]:
+    """The notes exactly as the encoding represents them, on the time grid (see module doc)."""
+    step = config.step_seconds
+    by_pitch: dict[int, list[tuple[int, int, int]]] = {}
+    for n in notes:
+        s, e = quantize(n, config)
+        by_pitch.setdefault(n.pitch, []).append((s, e, n.velocity))
+    out = []
+    for pitch, group in by_pitch.items():
+        group.sort(key=lambda x: (x[0], -x[1]))
+        kept: list[tuple[int, int, int]] = []
+        for s, e, v in group:
+            if kept and kept[-1][0] == s:
+                continue  # two strikes of one pitch in one 10 ms step sound as one
+            if kept and kept[-1][1] > s:
+                kept[-1] = (kept[-1][0], s, kept[-1][2])
+            kept.append((s, e, v))
+        velocity = [bin_velocity(velocity_bin(v, config), config) for _, _, v in kept]
+        out += [Note(s * step, e * step, pitch, vel) for (s, e, _), vel in zip(kept, velocity)]
+    return sort_notes(out)
+
+
+def encode(notes: list[Note], config: CodecConfig = DEFAULT_CODEC, *,
+           add_start: bool = False, add_end: bool = False) -> np.ndarray:
+    """Tokens (uint16) for a list of notes."""
+    step = config.step_seconds
+    events: list[tuple[int, int, int, int]] = []  # (step, order, pitch, velocity bin)
+    for n in normalize(notes, config):
+        s, e = int(round(n.start / step)), int(round(n.end / step))
+        events.append((e, 0, n.pitch, 0))  # at one instant, note-offs come first
+        events.append((s, 1, n.pitch, velocity_bin(n.velocity, config)))
+    events.sort()
+    tokens = [START] if add_start else []
+    now, current_bin = 0, -1
+    vel0 = velocity_offset(config)
+    for at, kind, pitch, vbin in events:
+        gap = at - now
+        while gap > 0:
+            k = min(gap, config.max_shift_steps)
+            tokens.append(TIME_SHIFT + k - 1)
+            gap -= k
+        now = at
+        if kind == 0:
+            tokens.append(NOTE_OFF + pitch)
+        else:
+            if vbin != current_bin:
+                tokens.append(vel0 + vbin)
+                current_bin = vbin
+            tokens.append(NOTE_ON + pitch)
+    if add_end:
+        tokens.append(END)
+    return np.asarray(tokens, dtype=np.uint16)
+
+
+def decode(tokens, config: CodecConfig = DEFAULT_CODEC, *, program: int = 0) -> list[Note]:
+    """Notes for any token sequence; always well formed, whatever the model wrote."""
+    step = config.step_seconds
+    max_steps = int(round(config.max_note_seconds / step))
+    vel0 = velocity_offset(config)
+    size = vocab_size(config)
+    now = 0
+    velocity = bin_velocity(config.velocity_bins // 2, config)
+    sounding: dict[int, tuple[int, int]] = {}  # pitch -> (start step, velocity)
+    out: list[Note] = []
+
+    def close(pitch: int, at: int) -> None:
+        s, v = sounding.pop(pitch)
+        out.append(Note(s * step, max(at, s + 1) * step, pitch, v, program))
+
+    for t in (int(x) for x in tokens):
+        if t == END:
+            break
+        if t in (PAD, START) or t >= size:
+            continue
+        if t < NOTE_OFF:
+            pitch = t - NOTE_ON
+            if pitch in sounding:
+                close(pitch, now)  # a re-strike ends the note still sounding
+            sounding[pitch] = (now, velocity)
+        elif t < TIME_SHIFT:
+            pitch = t - NOTE_OFF
+            if pitch in sounding:
+                close(pitch, now)
+        elif t < vel0:
+            now += t - TIME_SHIFT + 1
+            for pitch in [p for p, (s, _) in sounding.items() if now - s >= max_steps]:
+                close(pitch, sounding[pitch][0] + max_steps)
+        else:
+            velocity = bin_velocity(t - vel0, config)
+    for pitch in list(sounding):
+        close(pitch, now)
+    return sort_notes(out)
+
+
+def describe(token: int, config: CodecConfig = DEFAULT_CODEC) -> str:
+    """A readable name for one token, for debugging and tests."""
+    if token in (PAD, START, END):
+        return ("pad", "start", "end")[token]
+    if token < NOTE_OFF:
+        return f"on:{token - NOTE_ON}"
+    if token < TIME_SHIFT:
+        return f"off:{token - NOTE_OFF}"
+    if token < velocity_offset(config):
+        return f"shift:{(token - TIME_SHIFT + 1) * 10}ms"
+    return f"vel:{token - velocity_offset(config)}"

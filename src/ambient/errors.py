@@ -1,0 +1,10 @@
+"""The one exception type a user sees: a message that names the file and the problem.
+
+Every layer raises `AmbientError` for bad input; the CLI prints its message as a single
+line and exits non-zero. Anything else that escapes is a bug and shows a traceback
+only under `--debug`.
+"""
+
+
+class AmbientError(Exception):
+    """Bad input or a broken file, described in one line the user can act on."""

@@ -1,0 +1,193 @@
+"""The Music Transformer: a decoder-only transformer with relative global attention.
+
+Follows Huang et al. 2018, "Music Transformer" (arXiv:1809.04281): every head learns
+an embedding per relative distance, and the memory-efficient "skew" of section 3.4
+turns Q·Erᵀ into the (query, key) relative logits without the O(L²·D) tensor of Shaw
+et al. 2018. Distances past `max_relative_distance` share the farthest embedding.
+Layout in the spirit of nanoGPT: one dataclass config, pre-LayerNorm blocks,
+`forward(idx, targets) -> (logits, loss)`.
+
+Incremental decoding keeps a preallocated key/value cache. For a single new query at
+the end of the sequence the skew is the identity, so the relative term folds into
+the keys: q·(K + Er)ᵀ, and one fused attention call does the whole step.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ambient.codec import PAD
+
+
+@dataclass
+class ModelConfig:
+    vocab_size: int = 391
+    context: int = 1024              # tokens the model attends over
+    n_layer: int = 6
+    n_head: int = 8
+    d_model: int = 256
+    dropout: float = 0.1             # on residual branches only (see attention note)
+    max_relative_distance: int = 0   # 0 means context // 2
+    positions: str = "relative"      # "relative" (the paper) or "absolute" (baseline)
+
+    def __post_init__(self):
+        if self.positions not in ("relative", "absolute"):
+            raise ValueError(f"positions must be 'relative' or 'absolute', not {self.positions!r}")
+        if self.d_model % self.n_head:
+            raise ValueError("d_model must be a multiple of n_head")
+        if self.max_relative_distance <= 0:
+            self.max_relative_distance = max(1, self.context // 2)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
+
+class KVCache:
+    """Preallocated keys and values for every layer; `length` tokens are filled."""
+
+    def __init__(self, config: ModelConfig, batch: int, device=None, dtype=torch.float32):
+        hd = config.d_model // config.n_head
+        shape = (config.n_layer, batch, config.n_head, config.context, hd)
+        self.k = torch.zeros(shape, device=device, dtype=dtype)
+        self.v = torch.zeros(shape, device=device, dtype=dtype)
+        self.length = 0
+
+
+def skew(qe: torch.Tensor) -> torch.Tensor:
+    """Relative logits (B, H, Tq, Tk) from qe = Q·Erᵀ, Er ordered farthest to nearest.
+
+    Query i sits at absolute position Tk - Tq + i, so its logit for key j belongs to
+    distance Tk - Tq + i - j, found in column j + Tq - 1 - i of qe. Section 3.4's trick
+    shifts every row at once: pad one column on the left, read the buffer back with
+    rows one shorter, starting Tq elements in. Entries above the causal diagonal are
+    garbage and are masked by the caller. With Tq == Tk this is exactly the paper's
+    pad-reshape-slice.
+    """
+    B, H, Tq, Tk = qe.shape
+    padded = F.pad(qe, (1, 0))                       # (B, H, Tq, Tk + 1)
+    flat = padded.reshape(B, H, Tq * (Tk + 1))       # (B, H, Tq * (Tk + 1))
+    return flat[..., Tq:Tq + Tq * Tk].reshape(B, H, Tq, Tk)
+
+
+class Attention(nn.Module):
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.n_head = config.n_head
+        self.head_dim = config.d_model // config.n_head
+        self.qkv = nn.Linear(config.d_model, 3 * config.d_model)
+        self.proj = nn.Linear(config.d_model, config.d_model)
+        self.relative = config.positions == "relative"
+        if self.relative:
+            # Er of the paper, one per head; row r is distance R - 1 - r (farthest first)
+            self.rel = nn.Parameter(torch.randn(config.n_head, config.max_relative_distance, self.head_dim) * 0.02)
+
+    def relative_keys(self, length: int) -> torch.Tensor:
+        """Er for distances length-1 .. 0, farthest first: (H, length, hd)."""
+        R = self.rel.shape[1]
+        if length <= R:
+            return self.rel[:, R - length:]
+        far = self.rel[:, :1].expand(-1, length - R, -1)
+        return torch.cat([far, self.rel], dim=1)
+
+    def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
+        B, T, C = x.shape
+        q, k, v = self.qkv(x).split(C, dim=2)
+        q = q.view(B, T, self.n_head, self.head_dim).transpose(1, 2)  # (B, H, T, hd)
+        k = k.view(B, T, self.n_head, self.head_dim).transpose(1, 2)  # (B, H, T, hd)
+        v = v.view(B, T, self.n_head, self.head_dim).transpose(1, 2)  # (B, H, T, hd)
+        if cache is not None:
+            start = cache.length
+            cache.k[layer, :, :, start:start + T] = k
+            cache.v[layer, :, :, start:start + T] = v
+            k = cache.k[layer, :, :, :start + T]                       # (B, H, L, hd)
+            v = cache.v[layer, :, :, :start + T]
+        L = k.shape[2]
+        if T == 1:
+            # one query at the end: its relative logits need no skew
+            keys = k + self.relative_keys(L) if self.relative else k
+            y = F.scaled_dot_product_attention(q, keys, v)              # (B, H, 1, hd)
+        else:
+            mask = torch.ones(T, L, dtype=torch.bool, device=x.device).tril(L - T)
+            bias = torch.zeros(T, L, dtype=q.dtype, device=x.device).masked_fill(~mask, float("-inf"))
+            if self.relative:
+                qe = q @ self.relative_keys(L).transpose(1, 2)           # (B, H, T, L)
+                bias = bias + skew(qe) / math.sqrt(self.head_dim)        # (B, H, T, L)
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)  # (B, H, T, hd)
+        y = y.transpose(1, 2).reshape(B, T, C)
+        return self.proj(y)
+
+
+class Block(nn.Module):
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.ln1 = nn.LayerNorm(config.d_model)
+        self.attn = Attention(config)
+        self.ln2 = nn.LayerNorm(config.d_model)
+        self.ff1 = nn.Linear(config.d_model, 4 * config.d_model)
+        self.ff2 = nn.Linear(4 * config.d_model, config.d_model)
+        self.drop = nn.Dropout(config.dropout)
+
+    def forward(self, x, cache=None, layer=0):
+        x = x + self.drop(self.attn(self.ln1(x), cache, layer))
+        return x + self.drop(self.ff2(F.gelu(self.ff1(self.ln2(x)))))
+
+
+class MusicTransformer(nn.Module):
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        self.embed = nn.Embedding(config.vocab_size, config.d_model)
+        if config.positions == "absolute":
+            self.position = nn.Embedding(config.context, config.d_model)
+        self.drop = nn.Dropout(config.dropout)
+        self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
+        self.ln_f = nn.LayerNorm(config.d_model)
+        self.head = nn.Linear(config.d_model, config.vocab_size, bias=False)
+        self.head.weight = self.embed.weight  # tied input and output embeddings
+        self.apply(self._init)
+        for name, p in self.named_parameters():
+            if name.endswith(("proj.weight", "ff2.weight")):  # GPT-2's scaled residual init
+                nn.init.normal_(p, 0.0, 0.02 / math.sqrt(2 * config.n_layer))
+
+    @staticmethod
+    def _init(m):
+        if isinstance(m, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+        if isinstance(m, nn.Linear) and m.bias is not None:
+            nn.init.zeros_(m.bias)
+
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None, cache: KVCache | None = None):
+        """Logits (B, T, vocab) for tokens idx (B, T); loss (nats/token, pad masked) with targets."""
+        B, T = idx.shape
+        offset = cache.length if cache is not None else 0
+        if offset + T > self.config.context:
+            raise ValueError(f"{offset + T} tokens exceed the context of {self.config.context}")
+        x = self.embed(idx)                                              # (B, T, C)
+        if self.config.positions == "absolute":
+            x = x + self.position(torch.arange(offset, offset + T, device=idx.device))
+        x = self.drop(x)
+        for i, block in enumerate(self.blocks):
+            x = block(x, cache, i)
+        if cache is not None:
+            cache.length += T
+        logits = self.head(self.ln_f(x))                                 # (B, T, vocab)
+        loss = None
+        if targets is not None:
+            loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=PAD)
+        return logits, loss
+
+    def new_cache(self, batch: int) -> KVCache:
+        p = next(self.parameters())
+        return KVCache(self.config, batch, device=p.device, dtype=p.dtype)
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())

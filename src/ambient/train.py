@@ -1,0 +1,288 @@
+"""Training the Music Transformer on a folder of MIDI or token files.
+
+One function, `train`, serves `ambient train`, `torchrun -m ambient train` (DDP with
+gloo on CPU, or nccl on GPUs) and the pipeline's train stage. Every random choice at
+step s comes from a generator seeded by (seed, s, rank), so a resumed run continues
+exactly where the stopped one would have gone, with no RNG state to save.
+
+The output directory holds the best model so far (`config.json`, `model.safetensors`)
+and `checkpoint/` with the latest weights and optimizer state for `--resume`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from safetensors.torch import load_file, save_file
+
+from ambient.checkpoint import WEIGHTS, save_model_dir
+from ambient.codec import DEFAULT_CODEC, PAD, decode, encode, vocab_size
+from ambient.errors import AmbientError
+from ambient.midi import read_midi
+from ambient.model import ModelConfig, MusicTransformer
+from ambient.notes import stretch, transpose
+
+MIDI_SUFFIXES = (".mid", ".midi")
+TOKEN_SUFFIX = ".npy"
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 2000
+    batch_size: int = 8            # windows per step, over all processes
+    learning_rate: float = 1e-3
+    warmup_steps: int = 100
+    weight_decay: float = 0.01
+    val_fraction: float = 0.1
+    val_every: int = 100
+    max_val_windows: int = 64
+    seed: int = 0
+    transpose: int = 3             # augmentation: uniform shift in [-3, 3] semitones (paper)
+    stretch: float = 0.05          # augmentation: time-stretch factor in [0.95, 1.05] (paper)
+    minutes: float = 0.0           # wall-clock budget; 0 means the step count decides
+
+
+@dataclass
+class Piece:
+    name: str
+    notes: list
+
+
+def load_pieces(data_dir: str | Path, warn=print) -> list[Piece]:
+    """Every readable MIDI or token file under data_dir; a bad file is reported and skipped."""
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise AmbientError(f"{data_dir}: no such folder")
+    pieces = []
+    for path in sorted(p for p in data_dir.rglob("*") if p.suffix.lower() in MIDI_SUFFIXES + (TOKEN_SUFFIX,)):
+        try:
+            if path.suffix.lower() == TOKEN_SUFFIX:
+                notes = decode(np.load(path, allow_pickle=False))
+            else:
+                notes = read_midi(path)
+        except (AmbientError, ValueError, OSError) as e:
+            warn(f"skipped {e}" if isinstance(e, AmbientError) else f"skipped {path}: {e}")
+            continue
+        if notes:
+            pieces.append(Piece(str(path.relative_to(data_dir)), notes))
+    return pieces
+
+
+def split_pieces(pieces: list[Piece], val_fraction: float, seed: int) -> tuple[list[Piece], list[Piece]]:
+    """A random file-level split, so no piece is in both halves."""
+    if len(pieces) < 2:
+        raise AmbientError(f"need at least 2 readable MIDI or token files to train and validate, found {len(pieces)}")
+    order = np.random.default_rng(seed).permutation(len(pieces))
+    n_val = min(len(pieces) - 1, max(1, round(len(pieces) * val_fraction)))
+    return [pieces[i] for i in order[n_val:]], [pieces[i] for i in order[:n_val]]
+
+
+def sample_batch(pieces: list[Piece], weights: np.ndarray, batch: int, context: int, cfg: TrainConfig,
+                 rng: np.random.Generator) -> torch.Tensor:
+    """(batch, context + 1) tokens: random augmented windows, pad-filled at a piece's end."""
+    out = np.full((batch, context + 1), PAD, dtype=np.int64)
+    for row in range(batch):
+        piece = pieces[rng.choice(len(pieces), p=weights)]
+        notes = transpose(piece.notes, int(rng.integers(-cfg.transpose, cfg.transpose + 1)))
+        notes = stretch(notes, float(rng.uniform(1 - cfg.stretch, 1 + cfg.stretch)))
+        tokens = encode(notes, add_start=True, add_end=True)
+        begin = int(rng.integers(0, max(1, len(tokens) - context)))
+        window = tokens[begin:begin + context + 1]
+        out[row, :len(window)] = window
+    return torch.from_numpy(out)
+
+
+def validation_windows(pieces: list[Piece], context: int, limit: int) -> torch.Tensor:
+    """Consecutive windows of the held-out pieces, unaugmented, the same on every run."""
+    rows = []
+    for piece in pieces:
+        tokens = encode(piece.notes, add_start=True, add_end=True)
+        for begin in range(0, max(1, len(tokens) - 1), context):
+            window = np.full(context + 1, PAD, dtype=np.int64)
+            chunk = tokens[begin:begin + context + 1]
+            window[:len(chunk)] = chunk
+            rows.append(window)
+    step = max(1, len(rows) // limit)
+    return torch.from_numpy(np.stack(rows[::step][:limit]))
+
+
+@torch.no_grad()
+def evaluate(model: MusicTransformer, windows: torch.Tensor, batch: int = 8) -> float:
+    """Mean validation loss in nats per (non-pad) token."""
+    model.eval()
+    total, count = 0.0, 0
+    for i in range(0, len(windows), batch):
+        x = windows[i:i + batch].to(next(model.parameters()).device)
+        _, loss = model(x[:, :-1], x[:, 1:])
+        n = int((x[:, 1:] != PAD).sum())
+        total += float(loss) * n
+        count += n
+    model.train()
+    return total / max(count, 1)
+
+
+def learning_rate(step: int, cfg: TrainConfig) -> float:
+    """Linear warmup, then cosine decay to a tenth of the peak."""
+    if step < cfg.warmup_steps:
+        return cfg.learning_rate * (step + 1) / cfg.warmup_steps
+    progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+    return cfg.learning_rate * (0.1 + 0.45 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
+def _save_checkpoint(directory: Path, model, optimizer, state: dict) -> None:
+    scratch = directory.with_name(directory.name + ".partial")
+    scratch.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in model.state_dict().items() if k != "head.weight"},
+              str(scratch / WEIGHTS))
+    opt = optimizer.state_dict()
+    tensors = {f"{i}.{k}": v.reshape(-1) if v.dim() == 0 else v
+               for i, s in opt["state"].items() for k, v in s.items()}
+    save_file(tensors, str(scratch / "optimizer.safetensors"))
+    (scratch / "state.json").write_text(json.dumps({**state, "param_groups": opt["param_groups"]}, indent=1))
+    old = directory.with_name(directory.name + ".old")
+    if directory.exists():
+        os.replace(directory, old)
+    os.replace(scratch, directory)
+    if old.exists():
+        for f in old.iterdir():
+            f.unlink()
+        old.rmdir()
+
+
+def _load_checkpoint(directory: Path, model, optimizer) -> dict:
+    state = json.loads((directory / "state.json").read_text())
+    weights = load_file(str(directory / WEIGHTS))
+    model.load_state_dict(weights, strict=False)
+    flat = load_file(str(directory / "optimizer.safetensors"))
+    opt_state: dict = {}
+    for key, value in flat.items():
+        index, name = key.split(".", 1)
+        opt_state.setdefault(int(index), {})[name] = value.reshape(()) if name == "step" else value
+    optimizer.load_state_dict({"state": opt_state, "param_groups": state.pop("param_groups")})
+    return state
+
+
+def _distributed() -> tuple[int, int]:
+    """(rank, world size); joins the process group when launched by torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return (dist.get_rank(), world) if world > 1 else (0, 1)
+
+
+def train(data_dir: str | Path, out_dir: str | Path, model_config: ModelConfig | None = None,
+          cfg: TrainConfig | None = None, *, resume: bool = False, device: str = "cpu",
+          progress=None, log=print, **info) -> dict:
+    """Train on data_dir, keep the best model in out_dir; returns the summary in config.json."""
+    cfg = cfg or TrainConfig()
+    model_config = model_config or ModelConfig(vocab_size=vocab_size(DEFAULT_CODEC))
+    out_dir = Path(out_dir)
+    checkpoint = out_dir / "checkpoint"
+    if checkpoint.exists() and not resume:
+        raise AmbientError(f"{out_dir}: holds a training checkpoint; pass --resume to continue it "
+                           "or choose another --out")
+    if resume and not checkpoint.exists():
+        raise AmbientError(f"{checkpoint}: no checkpoint to resume")
+    rank, world = _distributed()
+    if cfg.batch_size % world:
+        raise AmbientError(f"--batch-size {cfg.batch_size} does not divide over {world} processes")
+    quiet = (lambda *a: None)
+    pieces = load_pieces(data_dir, warn=log if rank == 0 else quiet)
+    train_set, val_set = split_pieces(pieces, cfg.val_fraction, cfg.seed)
+    sizes = np.array([len(p.notes) for p in train_set], dtype=float)
+    weights = sizes / sizes.sum()
+    val_windows = validation_windows(val_set, model_config.context, cfg.max_val_windows)
+
+    torch.manual_seed(cfg.seed)  # identical initial weights on every rank
+    model = MusicTransformer(model_config).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate,
+                                  weight_decay=cfg.weight_decay, betas=(0.9, 0.98))
+    state = {"step": 0, "best_val": float("inf"), "best_step": 0, "history": [], "seconds": 0.0}
+    if resume:
+        state = _load_checkpoint(checkpoint, model, optimizer)
+        if rank == 0:
+            log(f"resumed from {checkpoint} at step {state['step']}")
+    net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    summary = {
+        "data": {"folder": str(data_dir), "train_files": len(train_set), "validation_files": len(val_set),
+                 "train_notes": int(sizes.sum()), "validation_windows": len(val_windows),
+                 "validation_pieces": sorted(p.name for p in val_set)},
+        "training": {**asdict(cfg), "processes": world, "device": device},
+        "parameters": model.num_parameters(),
+    }
+    started = time.monotonic() - state["seconds"]
+    model.train()
+    task = progress.add_task("training", total=cfg.steps, completed=state["step"]) if progress and rank == 0 else None
+    while state["step"] < cfg.steps:
+        step = state["step"]
+        rng = np.random.default_rng([cfg.seed, step, rank])
+        torch.manual_seed(cfg.seed * 1_000_003 + step * world + rank)  # dropout masks
+        batch = sample_batch(train_set, weights, cfg.batch_size // world, model_config.context, cfg, rng).to(device)
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(step, cfg)
+        _, loss = net(batch[:, :-1], batch[:, 1:])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        loss = loss.item()
+        state["step"] = step = step + 1
+        state["seconds"] = time.monotonic() - started
+        out_of_time = _agree(cfg.minutes > 0 and state["seconds"] > cfg.minutes * 60, world)
+        if step % cfg.val_every == 0 or step == cfg.steps or out_of_time:
+            val = evaluate(model, val_windows)
+            state["history"].append({"step": step, "train_loss": round(loss, 4),
+                                     "validation_loss": round(val, 4), "seconds": round(state["seconds"], 1)})
+            if rank == 0:
+                if val < state["best_val"]:
+                    state["best_val"], state["best_step"] = val, step
+                    summary["metrics"] = {"validation_loss_nats_per_token": round(val, 4), "best_step": step,
+                                          "steps": step, "history": state["history"]}
+                    save_model_dir(out_dir, model, DEFAULT_CODEC, **summary, **info)
+                _save_checkpoint(checkpoint, model, optimizer, state)
+                log(f"step {step}: train loss {loss:.3f}, validation {val:.3f} nats/token "
+                    f"(best {state['best_val']:.3f} at step {state['best_step']})")
+            if world > 1:
+                dist.barrier()
+        if task is not None:
+            progress.update(task, completed=step, description=f"training (loss {loss:.3f})")
+        if out_of_time:
+            break
+    with torch.no_grad():
+        checksum = float(sum(p.double().sum() for p in model.parameters()))
+    log(f"rank {rank}: finished at step {state['step']}, parameter checksum {checksum:.6f}")
+    if world > 1:
+        dist.barrier()  # before tearing down, or gloo may abort at exit
+        dist.destroy_process_group()
+    if rank == 0:
+        _record_final(out_dir, state)
+    return {**summary, "best_validation_loss": state["best_val"], "steps": state["step"]}
+
+
+def _agree(flag: bool, world: int) -> bool:
+    """True on every rank when any rank says so (rank 0's clock stops everyone together)."""
+    if world == 1:
+        return flag
+    t = torch.tensor([1.0 if flag else 0.0])
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item())
+
+
+def _record_final(out_dir: Path, state: dict) -> None:
+    """Add the whole run's history to the best model's config.json."""
+    path = out_dir / "config.json"
+    if path.exists():
+        config = json.loads(path.read_text())
+        config.setdefault("metrics", {})["history"] = state["history"]
+        config["metrics"]["steps"] = state["step"]
+        scratch = path.with_name(path.name + ".partial")
+        scratch.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+        os.replace(scratch, path)

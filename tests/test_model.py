@@ -1,0 +1,75 @@
+import math
+
+import pytest
+import torch
+
+from ambient.model import KVCache, MusicTransformer, skew
+from tests.conftest import tiny_config
+
+
+def naive_relative_logits(q: torch.Tensor, rel: torch.Tensor, key_length: int) -> torch.Tensor:
+    """Shaw-style reference: logit[i, j] = q_i · E[distance(i, j)], distances clipped."""
+    B, H, Tq, hd = q.shape
+    R = rel.shape[1]
+    out = torch.zeros(B, H, Tq, key_length)
+    for i in range(Tq):
+        position = key_length - Tq + i
+        for j in range(position + 1):
+            distance = min(position - j, R - 1)
+            out[:, :, i, j] = (q[:, :, i] * rel[:, R - 1 - distance]).sum(-1)
+    return out
+
+
+@pytest.mark.parametrize("Tq,Tk,R", [(7, 7, 7), (7, 7, 3), (3, 9, 4), (1, 6, 10), (5, 5, 12)])
+def test_skew_matches_the_direct_relative_logits(Tq, Tk, R):
+    torch.manual_seed(0)
+    q = torch.randn(2, 3, Tq, 4)
+    rel = torch.randn(3, R, 4)
+    from ambient.model import Attention
+
+    attention = Attention(tiny_config(max_relative_distance=R, n_head=3, d_model=12))
+    with torch.no_grad():
+        attention.rel.copy_(rel)
+    got = skew(q @ attention.relative_keys(Tk).transpose(1, 2))
+    want = naive_relative_logits(q, rel, Tk)
+    causal = torch.ones(Tq, Tk, dtype=torch.bool).tril(Tk - Tq)
+    assert torch.allclose(got[..., causal], want[..., causal], atol=1e-5)
+
+
+@pytest.mark.parametrize("positions", ["relative", "absolute"])
+def test_cached_forward_matches_full_forward_at_every_position(positions):
+    torch.manual_seed(1)
+    model = MusicTransformer(tiny_config(positions=positions)).eval()
+    idx = torch.randint(3, 391, (3, 60))
+    with torch.no_grad():
+        full, _ = model(idx)
+        cache = model.new_cache(3)
+        pieces = [model(idx[:, :10], cache=cache)[0]]                      # a primer in one pass
+        pieces += [model(idx[:, t:t + 1], cache=cache)[0] for t in range(10, 40)]  # token by token
+        pieces.append(model(idx[:, 40:], cache=cache)[0])                  # a chunk on a warm cache
+    assert cache.length == 60
+    assert torch.allclose(torch.cat(pieces, 1), full, atol=1e-4)
+
+
+def test_loss_ignores_padding_and_starts_near_uniform():
+    torch.manual_seed(3)
+    model = MusicTransformer(tiny_config()).eval()
+    idx = torch.randint(3, 391, (2, 33))
+    padded = idx.clone()
+    padded[:, 20:] = 0
+    _, loss = model(idx[:, :-1], idx[:, 1:])
+    _, loss_pad_ignored = model(padded[:, :-1], padded[:, 1:])
+    assert abs(loss.item() - math.log(391)) < 0.2
+    logits, _ = model(padded[:, :-1])
+    manual = torch.nn.functional.cross_entropy(logits[:, :19].reshape(-1, 391), padded[:, 1:20].reshape(-1))
+    assert torch.allclose(loss_pad_ignored, manual, atol=1e-6)
+
+
+def test_context_overflow_is_refused():
+    model = MusicTransformer(tiny_config())
+    with pytest.raises(ValueError, match="exceed the context"):
+        model(torch.zeros(1, 65, dtype=torch.long))
+    cache = KVCache(model.config, 1)
+    cache.length = 64
+    with pytest.raises(ValueError, match="exceed the context"):
+        model(torch.zeros(1, 1, dtype=torch.long), cache=cache)
