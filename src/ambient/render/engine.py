@@ -1,0 +1,147 @@
+"""MIDI notes to a finished audio file, in blocks, in three passes over scratch files.
+
+1. voices (synthesised, or a SoundFont) -> noise bed -> moving filter -> effect chain,
+   written as float scratch audio while its loudness (BS.1770) is measured;
+2. optional Paulstretch smear;
+3. gain to the loudness target, fades, and a soft ceiling that keeps every sample under
+   `peak_dbfs`, written in the output format.
+
+Every pass holds one block at a time, so an hour renders in a few tens of MB.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ambient.audio import audio_writer, output_format, read_blocks
+from ambient.errors import AmbientError
+from ambient.loudness import LoudnessMeter
+from ambient.notes import Note, piece_end, stretch
+from ambient.render.presets import Preset, moving_filter, preset
+from ambient.render.synth import NoiseBed, SynthVoices
+
+RATE = 44100
+TARGET_LUFS = -16.0   # streaming services' common reference for quiet genres
+PEAK_DBFS = -1.0
+BLOCK = 1 << 16       # about 1.5 s at 44.1 kHz
+FILTER_STEP = 1024    # the moving filter's cutoff is updated every 23 ms
+
+
+@dataclass
+class RenderReport:
+    path: Path
+    seconds: float
+    lufs: float
+    peak_dbfs: float
+
+
+def render_length(notes: list[Note], p: Preset, rate: int = RATE) -> int:
+    """Samples in a render before stretching: the piece plus the preset's tail."""
+    return int(math.ceil((piece_end(notes) + p.tail) * rate))
+
+
+def render(notes: list[Note], path: str | Path, instrument: str = "stratosphere", *, seed: int = 0,
+           tempo: float = 1.0, stretch_factor: float = 1.0, soundfont: str | Path | None = None, program: int = 0,
+           rate: int = RATE, target_lufs: float = TARGET_LUFS, peak_dbfs: float = PEAK_DBFS,
+           on_progress=None) -> RenderReport:
+    path = Path(path)
+    output_format(path)
+    p = preset(instrument)
+    if not notes:
+        raise AmbientError("nothing to render: the piece has no notes")
+    if tempo <= 0:
+        raise AmbientError(f"--tempo must be above 0, got {tempo}")
+    if stretch_factor < 1:
+        raise AmbientError(f"--stretch must be 1 or more, got {stretch_factor}")
+    notes = stretch(notes, 1.0 / tempo)
+    if soundfont is not None:
+        from ambient.render.soundfont import SoundFontVoices
+        voices = SoundFontVoices(notes, soundfont, program, rate)
+    else:
+        voices = SynthVoices(notes, p.voice, rate, seed)
+    total = render_length(notes, p, rate)
+    with tempfile.TemporaryDirectory(prefix=".ambient-render-", dir=path.parent if path.parent.exists() else None) as tmp:
+        dry = Path(tmp) / "effects.wav"
+        meter = _first_pass(voices, p, total, rate, seed, dry, on_progress)
+        if stretch_factor > 1:
+            from ambient.render.stretch import paulstretch_file
+            smeared = Path(tmp) / "stretched.wav"
+            meter = paulstretch_file(dry, smeared, stretch_factor, rate, seed)
+            dry = smeared
+        gain = 10 ** ((target_lufs - meter.integrated()) / 20) if math.isfinite(meter.integrated()) else 1.0
+        final = _finish(dry, path, gain, rate, peak_dbfs)
+        frames = final.frames
+    peak_out = 20 * math.log10(final.peak) if final.peak > 0 else float("-inf")
+    return RenderReport(path, frames / rate, final.integrated(), peak_out)
+
+
+def _first_pass(voices, p: Preset, total: int, rate: int, seed: int, scratch: Path, on_progress) -> LoudnessMeter:
+    board = p.effects()
+    sweep = moving_filter(p)
+    noise = NoiseBed(seed, p.noise_color) if p.noise else None
+    meter = LoudnessMeter(rate)
+    with audio_writer(scratch, rate, scratch=True) as out:
+        for start in range(0, total, BLOCK):
+            length = min(BLOCK, total - start)
+            block = voices.block(start, length)
+            t = (start + np.arange(length)) / rate
+            if noise is not None:
+                swell = 0.55 + 0.45 * np.sin(2 * np.pi * p.noise_swell_hz * t) if p.noise_swell_hz else 1.0
+                block = block + noise.block(length) * np.float32(p.noise) * np.asarray(swell, np.float32)
+            if sweep is not None:
+                block = _sweep(sweep, block, start, p, rate)
+            wet = board(block, rate, reset=False)
+            meter.feed(wet)
+            out.write(wet.T)
+            if on_progress:
+                on_progress(min(start + length, total) / total)
+    return meter
+
+
+def _sweep(sweep, block: np.ndarray, start: int, p: Preset, rate: int) -> np.ndarray:
+    """The moving lowpass: its cutoff follows a slow sine, updated every FILTER_STEP samples."""
+    out = np.empty_like(block)
+    for i in range(0, block.shape[1], FILTER_STEP):
+        t = (start + i) / rate
+        sweep.cutoff_hz = p.filter_hz * 2 ** (p.filter_octaves * math.sin(2 * math.pi * p.filter_rate_hz * t))
+        out[:, i:i + FILTER_STEP] = sweep(block[:, i:i + FILTER_STEP], rate, reset=False)
+    return out
+
+
+def soft_ceiling(x: np.ndarray, ceiling: float) -> np.ndarray:
+    """Identity below 70 % of the ceiling, then a tanh knee that never reaches it.
+
+    Ambient mixes at -16 LUFS rarely come near -1 dBFS, so this touches only the odd
+    peak, with no lookahead, no pumping, and the same output every time.
+    """
+    knee = 0.7 * ceiling
+    over = np.abs(x) > knee
+    if not over.any():
+        return x
+    y = x.copy()
+    m = np.abs(x[over])
+    y[over] = np.sign(x[over]) * (knee + (ceiling - knee) * np.tanh((m - knee) / (ceiling - knee)))
+    return y
+
+
+def _finish(source: Path, target: Path, gain: float, rate: int, peak_dbfs: float) -> LoudnessMeter:
+    """Gain, fades and the ceiling, into the output file; returns its meter."""
+    import soundfile as sf
+
+    total = sf.info(str(source)).frames
+    ceiling = 10 ** (peak_dbfs / 20)
+    fade_in, fade_out = int(0.05 * rate), max(1, int(min(4.0 * rate, total * 0.2)))
+    meter = LoudnessMeter(rate)
+    with audio_writer(target, rate) as out:
+        for block in read_blocks(source, BLOCK):
+            index = meter.frames + np.arange(block.shape[1])
+            shape = np.minimum(1.0, np.minimum((index + 1) / fade_in, (total - index) / fade_out))
+            block = soft_ceiling((block * (gain * shape)).astype(np.float32), ceiling)
+            meter.feed(block)
+            out.write(block.T)
+    return meter
