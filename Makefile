@@ -9,6 +9,7 @@ OUT ?= out
 .PHONY: run test bench clean
 
 $(STAMP): pyproject.toml
+	scripts/install-system-packages.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[render,test]'

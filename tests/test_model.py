@@ -73,3 +73,16 @@ def test_context_overflow_is_refused():
     cache.length = 64
     with pytest.raises(ValueError, match="exceed the context"):
         model(torch.zeros(1, 1, dtype=torch.long), cache=cache)
+
+
+def test_decoding_table_of_relative_keys_follows_the_weights():
+    from ambient.model import Attention
+
+    attention = Attention(tiny_config(max_relative_distance=10))
+    with torch.no_grad():
+        cached = attention.relative_keys(40).clone()
+    assert torch.equal(cached, attention.relative_keys(40).detach())  # grad path builds it afresh
+    with torch.no_grad():
+        attention.rel.add_(1.0)  # new weights, as after loading a checkpoint
+        assert torch.equal(attention.relative_keys(40), cached + 1.0)
+        assert torch.equal(attention.relative_keys(40)[:, :30], attention.rel[:, :1].expand(-1, 30, -1))

@@ -86,6 +86,8 @@ class Attention(nn.Module):
         self.qkv = nn.Linear(config.d_model, 3 * config.d_model)
         self.proj = nn.Linear(config.d_model, config.d_model)
         self.relative = config.positions == "relative"
+        self.context = config.context
+        self._table, self._table_version = None, None
         if self.relative:
             # Er of the paper, one per head; row r is distance R - 1 - r (farthest first)
             self.rel = nn.Parameter(torch.randn(config.n_head, config.max_relative_distance, self.head_dim) * 0.02)
@@ -95,8 +97,15 @@ class Attention(nn.Module):
         R = self.rel.shape[1]
         if length <= R:
             return self.rel[:, R - length:]
-        far = self.rel[:, :1].expand(-1, length - R, -1)
-        return torch.cat([far, self.rel], dim=1)
+        if torch.is_grad_enabled():
+            return torch.cat([self.rel[:, :1].expand(-1, length - R, -1), self.rel], dim=1)
+        # decoding asks for this every step: build the clipped table once per weights
+        version = (self.rel._version, self.rel.data_ptr())
+        if self._table_version != version:
+            far = self.rel[:, :1].expand(-1, max(self.context - R, 0), -1)
+            self._table = torch.cat([far, self.rel], dim=1)              # (H, context, hd)
+            self._table_version = version
+        return self._table[:, self._table.shape[1] - length:]
 
     def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
         B, T, C = x.shape
@@ -137,6 +146,9 @@ class Block(nn.Module):
         self.drop = nn.Dropout(config.dropout)
 
     def forward(self, x, cache=None, layer=0):
+        if not self.training:  # decoding is op-bound: skip the no-op dropout calls
+            x = x + self.attn(self.ln1(x), cache, layer)
+            return x + self.ff2(F.gelu(self.ff1(self.ln2(x))))
         x = x + self.drop(self.attn(self.ln1(x), cache, layer))
         return x + self.drop(self.ff2(F.gelu(self.ff1(self.ln2(x)))))
 

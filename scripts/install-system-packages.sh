@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Debian packages for the SoundFont backend: FluidSynth and the MIT-licensed FluidR3_GM
+# SoundFont. Installed when running as root and missing; otherwise says what to do.
+set -u
+packages=(libfluidsynth3 fluid-soundfont-gm)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
+  echo "note: SoundFont rendering needs: sudo apt-get install ${missing[*]}" >&2
+  exit 0
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get install -y -q "${missing[@]}" >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q "${missing[@]}" >/dev/null; }
