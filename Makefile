@@ -12,7 +12,8 @@ $(STAMP): pyproject.toml
 	scripts/install-system-packages.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[render,test]'
+	$(BIN)/python -m pip install --quiet -e '.[render,transcribe,test]'
+	$(BIN)/python -m pip install --quiet --no-deps basic-pitch==0.4.0
 	touch $(STAMP)
 
 run: $(STAMP)

@@ -1,13 +1,18 @@
-"""Audio files: formats by extension, atomic streaming writes, blockwise reads.
+"""Audio files: decoding to mono at the transcriber's rate, atomic writes, blockwise reads.
 
-Reading and writing go through soundfile (libsndfile 1.2: WAV, FLAC, OGG Vorbis, MP3).
-A writer works on a hidden partial file beside the target and renames it into place
-only when complete, so a crash never leaves half a file under the real name.
+Reading and writing go through soundfile (libsndfile 1.2: WAV, FLAC, OGG Vorbis, MP3);
+M4A/AAC through ffmpeg when it is installed. Decoding reads in blocks and resamples
+through a soxr stream, so a one-hour file needs memory for its mono output plus one
+block, never the whole multichannel original. A writer works on a hidden partial file
+beside the target and renames it into place only when complete, so a crash never
+leaves half a file under the real name.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -65,3 +70,103 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
     except (sf.LibsndfileError, RuntimeError) as e:
         raise AmbientError(f"{path}: cannot read audio ({e})") from None
     return data.T, rate
+
+
+TRANSCRIBER_RATE = 22050
+NATIVE = (".wav", ".flac", ".ogg", ".mp3")
+VIA_FFMPEG = (".m4a", ".aac", ".mp4")
+AUDIO_SUFFIXES = NATIVE + VIA_FFMPEG
+BLOCK = 1 << 18
+
+
+@contextmanager
+def quiet_native_stderr() -> Iterator[None]:
+    """Silence what libsndfile's MP3 decoder prints straight to file descriptor 2.
+
+    mpg123 writes notes like "Illegal Audio-MPEG-Header" for damaged files; we report
+    those files ourselves in one line, so its chatter would only bury that line.
+    """
+    import sys
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def decode(path: str | Path, rate: int = TRANSCRIBER_RATE) -> np.ndarray:
+    """Mono float32 samples at `rate`; one clear AmbientError for anything unreadable."""
+    with quiet_native_stderr():
+        return _decode(Path(path), rate)
+
+
+def _decode(path: Path, rate: int) -> np.ndarray:
+    import soxr
+
+    if not path.exists():
+        raise AmbientError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise AmbientError(f"{path}: empty file (0 bytes)")
+    suffix = path.suffix.lower()
+    if suffix in VIA_FFMPEG:
+        return _decode_with_ffmpeg(path, rate)
+    if suffix not in NATIVE:
+        raise AmbientError(f"{path}: not an audio file we read ({', '.join(AUDIO_SUFFIXES)})")
+    try:
+        source = sf.SoundFile(str(path))
+    except (sf.LibsndfileError, RuntimeError, TypeError) as e:
+        raise AmbientError(f"{path}: not readable audio ({_short(e)})") from None
+    pieces = []
+    with source:
+        if source.frames == 0 or source.samplerate <= 0:
+            raise AmbientError(f"{path}: no audio frames")
+        stream = soxr.ResampleStream(source.samplerate, rate, 1, dtype="float32") \
+            if source.samplerate != rate else None
+        try:
+            for block in source.blocks(blocksize=BLOCK, dtype="float32", always_2d=True):
+                with np.errstate(invalid="ignore"):
+                    mono = block.mean(axis=1, dtype=np.float32)
+                broken = np.flatnonzero(~np.isfinite(mono))
+                if broken.size:  # a truncated MP3 promises frames it does not hold: keep the rest
+                    mono = mono[:broken[0]]
+                pieces.append(stream.resample_chunk(mono) if stream else mono)
+                if broken.size:
+                    break
+        except (sf.LibsndfileError, RuntimeError) as e:
+            if not pieces:
+                raise AmbientError(f"{path}: damaged audio ({_short(e)})") from None
+            # a truncated file: keep what decoded cleanly
+        if stream:
+            pieces.append(stream.resample_chunk(np.zeros(0, np.float32), last=True))
+    audio = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
+    if not audio.size:
+        raise AmbientError(f"{path}: no audio frames")
+    return audio
+
+
+def _decode_with_ffmpeg(path: Path, rate: int) -> np.ndarray:
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        raise AmbientError(f"{path}: M4A/AAC needs ffmpeg, which is not installed (apt-get install ffmpeg)")
+    result = subprocess.run([ffmpeg, "-v", "error", "-i", str(path), "-ac", "1", "-ar", str(rate), "-f", "f32le", "-"],
+                            capture_output=True)
+    if result.returncode != 0 or not result.stdout:
+        message = result.stderr.decode(errors="replace").strip().splitlines()
+        raise AmbientError(f"{path}: not readable audio ({message[-1] if message else 'ffmpeg failed'})")
+    return np.frombuffer(result.stdout, dtype=np.float32).copy()
+
+
+def _short(e: Exception) -> str:
+    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+
+
+def write_mono(path: str | Path, audio: np.ndarray, rate: int = TRANSCRIBER_RATE) -> Path:
+    """The pipeline's decoded audio: mono 16-bit WAV, written whole or not at all."""
+    with audio_writer(path, rate, channels=1) as out:
+        out.write(np.clip(audio, -1, 1))
+    return Path(path)

@@ -198,6 +198,73 @@ def plot(
 
 
 @app.command()
+def ingest(
+    paths: list[Path] = typer.Argument(..., help="Audio files or folders (searched recursively)."),
+    into: Path = typer.Option(Path("collection"), "--into", help="Folder to copy the audio into."),
+):
+    """Copy audio into a collection: standard names, duplicates skipped."""
+    from ambient.ingest import ingest as run
+
+    report = run(paths, into)
+    for source, stored in report.added:
+        typer.echo(f"added {source} as {stored.name}")
+    for source, stored in report.duplicates:
+        typer.echo(f"skipped {source}: same content as {stored.name}")
+    for source, reason in report.failed:
+        console.print(f"error: {reason}", markup=False, highlight=False, soft_wrap=True)
+    typer.echo(f"{len(report.added)} added, {len(report.duplicates)} duplicates, {len(report.failed)} failed, "
+               f"{len(report.ignored)} not audio")
+    if report.failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def transcribe(
+    sources: list[Path] = typer.Argument(..., help="Audio files to transcribe."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="MIDI file (one source) or folder."),
+    method: str = typer.Option("ambient", help="ambient (tuned for sustained sound) or basic-pitch (its defaults)."),
+    frame_high: float = typer.Option(0.45, help="ambient: a note's activation must pass this."),
+    frame_low: float = typer.Option(0.22, help="ambient: ... and lasts while above this."),
+    merge_gap: float = typer.Option(0.25, help="ambient: seconds of dip bridged inside a held note."),
+    release_ratio: float = typer.Option(0.35, help="ambient: a note ends below this share of its peak."),
+    onset_threshold: float = typer.Option(0.5, help="Onset peak strength that places or splits a note."),
+    min_note: float = typer.Option(0.1, help="ambient: seconds; shorter notes are dropped."),
+    harmonic_ratio: float = typer.Option(0.7, help="ambient: echoes of a louder note below this share go."),
+):
+    """Transcribe audio to MIDI with basic-pitch, cleaned up for ambient sound."""
+    from ambient.transcribe import AmbientCleanup, BasicPitchDefaults, BasicPitchModel, transcribe_file
+
+    if method == "ambient":
+        chosen = AmbientCleanup(frame_high=frame_high, frame_low=frame_low, merge_gap=merge_gap,
+                                release_ratio=release_ratio, onset_threshold=onset_threshold, min_note=min_note,
+                                harmonic_ratio=harmonic_ratio)
+    elif method == "basic-pitch":
+        chosen = BasicPitchDefaults()
+    else:
+        raise AmbientError(f"--method must be ambient or basic-pitch, not {method!r}")
+    if output is not None and len(sources) > 1 and output.suffix.lower() in (".mid", ".midi"):
+        raise AmbientError(f"{output}: give a folder for --output when transcribing several files")
+    model = BasicPitchModel()
+    failed = 0
+    for source in sources:
+        if output is None:
+            target = source.with_suffix(".mid")
+        elif output.suffix.lower() in (".mid", ".midi"):
+            target = output
+        else:
+            target = output / f"{source.stem}.mid"
+        try:
+            notes = transcribe_file(source, target, chosen, model)
+        except AmbientError as e:
+            failed += 1
+            console.print(f"error: {e}", markup=False, highlight=False, soft_wrap=True)
+            continue
+        typer.echo(f"{target}: {len(notes)} notes from {source}")
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
 def seeds():
     """List the bundled seed MIDIs."""
     from ambient.seeds import describe_seeds
@@ -208,7 +275,8 @@ def seeds():
 
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # click hands back typer.Exit codes here instead of raising
+        sys.exit(code if isinstance(code, int) else 0)
     except AmbientError as e:
         if _debug:
             raise

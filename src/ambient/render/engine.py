@@ -45,13 +45,13 @@ def render_length(notes: list[Note], p: Preset, rate: int = RATE) -> int:
     return int(math.ceil((piece_end(notes) + p.tail) * rate))
 
 
-def render(notes: list[Note], path: str | Path, instrument: str = "stratosphere", *, seed: int = 0,
+def render(notes: list[Note], path: str | Path, instrument: str | Preset = "stratosphere", *, seed: int = 0,
            tempo: float = 1.0, stretch_factor: float = 1.0, soundfont: str | Path | None = None, program: int = 0,
            rate: int = RATE, target_lufs: float = TARGET_LUFS, peak_dbfs: float = PEAK_DBFS,
            on_progress=None) -> RenderReport:
     path = Path(path)
     output_format(path)
-    p = preset(instrument)
+    p = instrument if isinstance(instrument, Preset) else preset(instrument)
     if not notes:
         raise AmbientError("nothing to render: the piece has no notes")
     if tempo <= 0:

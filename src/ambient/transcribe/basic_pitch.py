@@ -1,0 +1,77 @@
+"""basic-pitch (Spotify, ICASSP 2022) through its bundled ONNX model, without TensorFlow."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from ambient.audio import TRANSCRIBER_RATE
+from ambient.errors import AmbientError
+from ambient.notes import Note, sort_notes
+
+WINDOWS_PER_CALL = 16  # about 30 s of audio per model call keeps memory flat on long files
+
+
+def _basic_pitch():
+    logging.getLogger().setLevel(logging.ERROR)  # it warns about TensorFlow/CoreML we do not use
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            import basic_pitch
+            from basic_pitch import constants, inference, note_creation
+        except ImportError:
+            raise AmbientError("transcription needs basic-pitch: run `make setup-transcribe` "
+                               "(see README, installs it without TensorFlow)") from None
+    return basic_pitch, constants, inference, note_creation
+
+
+class BasicPitchModel:
+    """basic-pitch's ICASSP 2022 model through onnxruntime: audio -> frame and onset activations."""
+
+    def __init__(self):
+        basic_pitch, self.c, self.inference, self.note_creation = _basic_pitch()
+        self.model = self.inference.Model(basic_pitch.ICASSP_2022_MODEL_PATH)
+
+    def posteriors(self, audio: np.ndarray) -> dict[str, np.ndarray]:
+        """{'note', 'onset'}: (frames, 88) activations in 0..1, and 'times' of each frame."""
+        c = self.c
+        overlap_frames = 30
+        overlap = overlap_frames * c.FFT_HOP
+        hop = c.AUDIO_N_SAMPLES - overlap
+        padded = np.concatenate([np.zeros(overlap // 2, np.float32), audio.astype(np.float32)])
+        starts = list(range(0, len(padded), hop)) or [0]
+        out = {"note": [], "onset": [], "contour": []}
+        for i in range(0, len(starts), WINDOWS_PER_CALL):
+            batch = np.zeros((len(starts[i:i + WINDOWS_PER_CALL]), c.AUDIO_N_SAMPLES, 1), np.float32)
+            for row, s in enumerate(starts[i:i + WINDOWS_PER_CALL]):
+                chunk = padded[s:s + c.AUDIO_N_SAMPLES]
+                batch[row, :len(chunk), 0] = chunk
+            for key, value in self.model.predict(batch).items():
+                out[key].append(value.astype(np.float16) if key == "contour" else value)
+        result = {k: self.inference.unwrap_output(np.concatenate(v), len(audio), overlap_frames) for k, v in out.items()}
+        result["times"] = self.note_creation.model_frames_to_time(result["note"].shape[0])
+        return result
+
+
+@dataclass(frozen=True)
+class BasicPitchDefaults:
+    """basic-pitch's own note creation at its published defaults: the baseline."""
+    onset_threshold: float = 0.5
+    frame_threshold: float = 0.3
+    minimum_note_ms: float = 127.7
+    name = "basic-pitch"
+
+    def settings(self) -> dict:
+        return asdict(self)
+
+    def notes(self, model: BasicPitchModel, post: dict, audio: np.ndarray) -> list[Note]:
+        frames = int(round(self.minimum_note_ms / 1000 * TRANSCRIBER_RATE / model.c.FFT_HOP))
+        _, events = model.note_creation.model_output_to_notes(
+            post, onset_thresh=self.onset_threshold, frame_thresh=self.frame_threshold, min_note_len=frames,
+            include_pitch_bends=False, melodia_trick=True)
+        return sort_notes([Note(float(s), float(e), int(p), int(np.clip(round(a * 127), 1, 127)))
+                           for s, e, p, a, _ in events if e > s])

@@ -1,0 +1,117 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+import symusic
+from pedalboard import Pedalboard
+
+from ambient.audio import TRANSCRIBER_RATE
+from ambient.notes import Note
+from ambient.render import render
+from ambient.render.presets import Preset
+from ambient.render.synth import Layer, Voice
+from ambient.transcribe import AmbientCleanup, BasicPitchModel, transcribe_audio, transcribe_file
+from ambient.transcribe.cleanup import activations_to_notes, held_regions, split_restrikes
+
+FPS = 86.0
+TIMES = np.arange(600) / FPS
+PLAIN = Preset("test-tone", "", Voice((Layer("triangle", 1.0, 1.0),), attack=0.01, decay=1.0, sustain=0.7,
+                                      release=0.1, gain=0.3, spread=0.0), lambda: Pedalboard([]), tail=0.5)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return BasicPitchModel()
+
+
+def activation(shape_by_bin: dict[int, list[tuple[float, float, float]]]) -> np.ndarray:
+    """(frames, 88) with a plateau of `level` from start to end (seconds) in each bin."""
+    out = np.zeros((len(TIMES), 88), np.float32)
+    for b, plateaus in shape_by_bin.items():
+        for start, end, level in plateaus:
+            out[int(start * FPS):int(end * FPS), b] = level
+    return out
+
+
+def test_hysteresis_bridges_short_dips_and_ignores_weak_runs():
+    act = activation({0: [(0.0, 1.0, 0.8), (1.0, 1.1, 0.1), (1.1, 2.0, 0.8), (3.0, 4.0, 0.3)]})[:, 0]
+    assert held_regions(act, AmbientCleanup(), FPS) == [(0, 172)]
+
+
+def test_reverb_tail_is_trimmed_from_the_note():
+    note = activation({39: [(1.0, 3.0, 0.9), (3.0, 5.0, 0.25)]})  # a quiet tail of 2 s after the note
+    onset = activation({39: [(1.0, 1.03, 0.9)]})
+    [n] = activations_to_notes(note, onset, TIMES, AmbientCleanup())
+    assert n.pitch == 60 and abs(n.start - 1.0) < 0.02 and abs(n.end - 3.0) < 0.02
+
+
+def test_a_strong_onset_with_a_rise_splits_a_held_pitch_but_a_flicker_does_not():
+    act = activation({39: [(0.0, 1.0, 0.5), (1.0, 2.0, 0.9)]})[:, 39]
+    ons = activation({39: [(1.0, 1.03, 0.9), (0.5, 0.53, 0.9)]})[:, 39]  # 0.5 s: no rise, a flicker
+    assert split_restrikes(act, ons, 0, int(2 * FPS), AmbientCleanup(), FPS) == [int(1.0 * FPS) + 1]
+
+
+def test_harmonic_echo_of_a_louder_note_is_dropped_but_a_real_octave_is_kept():
+    note = activation({27: [(0.0, 2.0, 0.9)], 39: [(0.0, 2.0, 0.4)], 46: [(0.0, 2.0, 0.8)]})
+    pitches = [n.pitch for n in activations_to_notes(note, np.zeros_like(note), TIMES, AmbientCleanup())]
+    assert pitches == [48, 67]  # 60 was an echo of 48 (quieter octave); 67 is louder than 0.7 × 48's peak
+
+
+def test_slow_swell_starts_at_its_foot():
+    note = np.zeros((len(TIMES), 88), np.float32)
+    rise = np.linspace(0.12, 0.8, int(0.4 * FPS))
+    note[86:86 + len(rise), 40] = rise
+    note[86 + len(rise):300, 40] = 0.8
+    [n] = activations_to_notes(note, np.zeros_like(note), TIMES, AmbientCleanup())
+    assert abs(n.start - 1.0) < 0.03
+
+
+def test_rendered_melody_is_transcribed_with_pitches_and_times(model, tmp_path):
+    melody = [Note(0.5 + i * 0.6, 0.5 + i * 0.6 + 0.5, p, 90) for i, p in enumerate([60, 64, 67, 72, 67, 64])]
+    render(melody, tmp_path / "melody.wav", PLAIN)
+    audio, rate = sf.read(str(tmp_path / "melody.wav"))
+    from ambient.audio import decode
+
+    notes = transcribe_audio(decode(tmp_path / "melody.wav"), AmbientCleanup(), model)
+    assert [n.pitch for n in notes] == [60, 64, 67, 72, 67, 64]
+    assert all(abs(n.start - m.start) < 0.05 for n, m in zip(notes, melody))
+
+
+def test_silence_gives_no_notes_and_a_clear_error(model, tmp_path):
+    path = tmp_path / "silence.wav"
+    sf.write(str(path), np.zeros(TRANSCRIBER_RATE * 3), TRANSCRIBER_RATE)
+    assert transcribe_audio(np.zeros(TRANSCRIBER_RATE), AmbientCleanup(), model) == []
+    from ambient.errors import AmbientError
+
+    with pytest.raises(AmbientError, match="silence.wav: no notes found"):
+        transcribe_file(path, tmp_path / "out.mid", AmbientCleanup(), model)
+    assert not (tmp_path / "out.mid").exists()
+
+
+def test_midi_records_the_transcriber_and_its_settings(model, tmp_path):
+    render([Note(0.2, 1.5, 57, 90), Note(0.2, 1.5, 64, 90)], tmp_path / "chord.flac", PLAIN)
+    transcribe_file(tmp_path / "chord.flac", tmp_path / "chord.mid", AmbientCleanup(min_note=0.2), model)
+    markers = symusic.Score(str(tmp_path / "chord.mid")).markers
+    meta = json.loads(markers[0].text)
+    assert meta["transcriber"] == "basic-pitch+ambient" and meta["settings"]["min_note"] == 0.2
+    assert meta["source"] == "chord.flac"
+
+
+def test_cli_transcribes_a_batch_where_bad_files_fail_alone(tmp_path):
+    render([Note(0.2, 1.2, 60, 90)], tmp_path / "good.wav", PLAIN)
+    (tmp_path / "empty.mp3").write_bytes(b"")
+    (tmp_path / "text.mp3").write_text("not audio at all\n" * 20)
+    sf.write(str(tmp_path / "quiet.wav"), np.zeros(22050 * 2), 22050)
+    out = tmp_path / "midi"
+    result = subprocess.run([sys.executable, "-m", "ambient", "transcribe", tmp_path / "empty.mp3",
+                             tmp_path / "good.wav", tmp_path / "text.mp3", tmp_path / "quiet.wav",
+                             tmp_path / "gone.wav", "-o", out], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1
+    errors = result.stderr.strip().splitlines()
+    assert len(errors) == 4 and "Traceback" not in result.stderr
+    assert "empty.mp3: empty file" in errors[0] and "text.mp3: not readable audio" in errors[1]
+    assert "quiet.wav: no notes found" in errors[2] and "gone.wav: no such file" in errors[3]
+    assert sorted(p.name for p in out.iterdir()) == ["good.mid"]
