@@ -37,7 +37,8 @@ def _progress() -> Progress:
 def generate(
     primer: str = typer.Option("1", "--primer", "-p", help="Seed MIDI: a path, or a bundled seed's name."),
     output: Path = typer.Option(Path("out.mid"), "--output", "-o", help="MIDI file to write."),
-    model: Optional[Path] = typer.Option(None, "--model", "-m", help="Model directory (default: bundled)."),
+    model: Optional[Path] = typer.Option(None, "--model", "-m",
+                                         help="Model directory or pipeline workspace (default: bundled)."),
     length: Optional[int] = typer.Option(None, "--length", "-n", help="New tokens to generate."),
     seconds: Optional[float] = typer.Option(None, "--seconds", "-s", help="New music in seconds (default 60)."),
     primer_seconds: Optional[float] = typer.Option(None, help="Prime with only the seed's last N seconds."),
@@ -75,6 +76,10 @@ def generate(
         preset(render_instrument)  # an unknown name fails before any work is done
     primer_path = resolve_primer(primer)
     notes = read_midi(primer_path)
+    if model is not None and (model / "ambient.json").exists():  # a pipeline workspace: its newest model
+        from ambient.pipeline import Workspace, latest_model
+
+        model = latest_model(Workspace(model))
     net, config = load_model(model)
     codec = CodecConfig.from_dict(config["codec"])
     with _progress() as progress:
@@ -271,6 +276,15 @@ def seeds():
 
     for row in describe_seeds():
         typer.echo(f"{row['name']:>4}  {row['seconds']:6.1f} s  {row['notes']:5d} notes  {row['path']}")
+
+
+def _add_pipeline() -> None:
+    from ambient.cli_pipeline import app as pipeline
+
+    app.add_typer(pipeline, name="pipeline")
+
+
+_add_pipeline()
 
 
 def main() -> None:

@@ -125,9 +125,12 @@ def _check_readable(path: Path) -> None:
 
 
 def _free_name(repo: Path, name: str) -> Path:
+    """A name whose stem no file in repo has, whatever its extension: song.mp3 and
+    song.wav would both become song.mid downstream."""
     stem, suffix = os.path.splitext(name)
-    candidate, n = repo / name, 2
-    while candidate.exists():
-        candidate = repo / f"{stem}-{n}{suffix}"
+    taken = {os.path.splitext(p.name)[0] for p in repo.iterdir()}
+    candidate, n = stem, 2
+    while candidate in taken:
+        candidate = f"{stem}-{n}"
         n += 1
-    return candidate
+    return repo / f"{candidate}{suffix}"

@@ -180,8 +180,12 @@ def _distributed() -> tuple[int, int]:
 
 def train(data_dir: str | Path, out_dir: str | Path, model_config: ModelConfig | None = None,
           cfg: TrainConfig | None = None, *, resume: bool = False, device: str = "cpu",
-          progress=None, log=print, **info) -> dict:
-    """Train on data_dir, keep the best model in out_dir; returns the summary in config.json."""
+          init_from: str | Path | None = None, progress=None, log=print, **info) -> dict:
+    """Train on data_dir, keep the best model in out_dir; returns the summary in config.json.
+
+    `init_from` starts from another model directory's weights (fine-tuning); it must
+    have the same architecture.
+    """
     cfg = cfg or TrainConfig()
     model_config = model_config or ModelConfig(vocab_size=vocab_size(DEFAULT_CODEC))
     out_dir = Path(out_dir)
@@ -206,6 +210,14 @@ def train(data_dir: str | Path, out_dir: str | Path, model_config: ModelConfig |
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate,
                                   weight_decay=cfg.weight_decay, betas=(0.9, 0.98))
     state = {"step": 0, "best_val": float("inf"), "best_step": 0, "history": [], "seconds": 0.0}
+    if init_from is not None and not resume:
+        from ambient.checkpoint import load_model
+
+        base, base_config = load_model(init_from)
+        if base.config.to_dict() != model.config.to_dict():
+            raise AmbientError(f"{init_from}: cannot fine-tune from a model of another shape")
+        model.load_state_dict(base.state_dict())
+        info = {**info, "fine_tuned_from": str(init_from)}
     if resume:
         state = _load_checkpoint(checkpoint, model, optimizer)
         if rank == 0:

@@ -1,0 +1,199 @@
+"""`ambient pipeline ...`: argument parsing and printing for the incremental pipeline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Turn a collection into a model, redoing only what changed.")
+WORKSPACE = typer.Option(None, "--workspace", "-w", help="Workspace folder (default $AMBIENT_HOME or ./ambient-workspace).")
+
+
+def _console():
+    from ambient.cli import console
+
+    return console
+
+
+def _print_error(message: str) -> None:
+    _console().print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command()
+def init(
+    folder: Optional[Path] = typer.Argument(None, help="Where to create it (default ./ambient-workspace)."),
+    steps: int = typer.Option(1000, help="Training steps per model."),
+    layers: int = typer.Option(4),
+    d_model: int = typer.Option(256),
+    heads: int = typer.Option(8),
+    context: int = typer.Option(512),
+    batch_size: int = typer.Option(8),
+    fine_tune: bool = typer.Option(False, help="Continue from the last model instead of training afresh."),
+):
+    """Create a workspace."""
+    from ambient.pipeline import Workspace
+
+    train = {"steps": steps, "n_layer": layers, "d_model": d_model, "n_head": heads, "context": context,
+             "batch_size": batch_size, "fine_tune": fine_tune}
+    ws = Workspace.init(folder, {"train": train})
+    typer.echo(f"{ws.root}: workspace ready; next: ambient pipeline ingest MUSIC_FOLDER -w {ws.root}")
+
+
+@app.command("set")
+def set_param(
+    assignments: list[str] = typer.Argument(..., help="STAGE.KEY=VALUE, e.g. train.steps=2000 (reruns that stage)."),
+    workspace: Optional[Path] = WORKSPACE,
+):
+    """Change stage parameters; the next run redoes that stage and those after it."""
+    from ambient.errors import AmbientError
+    from ambient.pipeline import Workspace
+
+    ws = Workspace(workspace)
+    for item in assignments:
+        key, eq, raw = item.partition("=")
+        stage, dot, name = key.partition(".")
+        if not (eq and dot and name):
+            raise AmbientError(f"{item}: expected STAGE.KEY=VALUE")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        ws.set_param(stage, name, value)
+        typer.echo(f"{stage}.{name} = {value!r}")
+
+
+@app.command()
+def ingest(paths: list[Path] = typer.Argument(...), workspace: Optional[Path] = WORKSPACE):
+    """Add audio files or folders to the workspace's source repo."""
+    from ambient.pipeline import Workspace
+    from ambient.pipeline.sources import add
+
+    report = add(Workspace(workspace), paths)
+    for source, stored in report.added:
+        typer.echo(f"added {source} as {stored.name}")
+    for source, stored in report.duplicates:
+        typer.echo(f"skipped {source}: same content as {stored.name}")
+    for _, reason in report.failed:
+        _print_error(reason)
+    typer.echo(f"{len(report.added)} added, {len(report.duplicates)} duplicates, {len(report.failed)} failed")
+    if report.failed:
+        raise typer.Exit(1)
+
+
+def _run(ws, **options) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from ambient.pipeline import run
+
+    console = _console()
+    with Progress(TextColumn("{task.description:<11}"), BarColumn(), MofNCompleteColumn(), console=console,
+                  disable=not console.is_terminal) as progress:
+        tasks = {}
+
+        def on_progress(stage, done, total):
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(stage, total=total)
+            progress.update(tasks[stage], completed=done, total=total)
+
+        reports = run(ws, on_progress=on_progress, **options)
+    failed = 0
+    for name, r in reports.items():
+        typer.echo(f"{name:<11} processed {r.processed}, skipped {r.skipped}, removed {r.removed}, "
+                   f"failed {len(r.failed)}")
+        for input_, error in r.failed:
+            _print_error(f"{name}: {error}")
+        failed += len(r.failed)
+    return failed
+
+
+@app.command("run")
+def run_command(
+    workspace: Optional[Path] = WORKSPACE,
+    workers: int = typer.Option(2, help="Processes for map stages."),
+    executor: str = typer.Option("process", help="process or serial."),
+    retries: int = typer.Option(3, help="Attempts per datum before it fails."),
+    timeout: Optional[float] = typer.Option(None, help="Seconds a datum may take."),
+):
+    """Bring every stage up to date."""
+    from ambient.pipeline import Workspace
+
+    if _run(Workspace(workspace), workers=workers, executor=executor, retries=retries, timeout=timeout):
+        raise typer.Exit(1)
+
+
+@app.command()
+def status(workspace: Optional[Path] = WORKSPACE, as_json: bool = typer.Option(False, "--json")):
+    """Datums done, to do and failed, per stage."""
+    from ambient.pipeline import Workspace, status as query
+
+    report = query(Workspace(workspace))
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    for name, s in report.items():
+        typer.echo(f"{name:<11} done {s['done']}, to do {s['to_do']}, failed {s['failed']}")
+        for input_, error in s["errors"].items():
+            typer.echo(f"  {input_}: {error}")
+
+
+@app.command()
+def lineage(file: Path = typer.Argument(..., help="A file or model folder in the workspace."),
+            workspace: Optional[Path] = WORKSPACE):
+    """Every source file behind an output."""
+    from ambient.pipeline import Workspace, lineage as query
+
+    for source in query(Workspace(workspace), file):
+        typer.echo(source)
+
+
+@app.command()
+def logs(stage: str = typer.Argument(...), file: Optional[str] = typer.Argument(None),
+         workspace: Optional[Path] = WORKSPACE):
+    """A failed datum's error and captured traceback."""
+    from ambient.pipeline import Workspace
+    from ambient.pipeline.queries import logs as query
+
+    for input_, error, log in query(Workspace(workspace), stage, file):
+        typer.echo(f"== {stage} {input_}: {error}")
+        if log:
+            typer.echo(log.rstrip())
+
+
+@app.command()
+def remove(name: str = typer.Argument(..., help="A source file's name in the workspace."),
+           workspace: Optional[Path] = WORKSPACE):
+    """Remove a source and everything derived from it."""
+    from ambient.pipeline import Workspace, run
+    from ambient.pipeline.sources import remove as drop
+
+    ws = Workspace(workspace)
+    drop(ws, name)
+    reports = run(ws, removals_only=True)
+    typer.echo(f"removed {name} and {sum(r.removed for r in reports.values())} derived datums")
+
+
+@app.command()
+def models(workspace: Optional[Path] = WORKSPACE):
+    """Every model trained, newest first."""
+    from ambient.pipeline import Workspace, models as query
+
+    for m in query(Workspace(workspace)):
+        loss = m["validation_loss"]
+        typer.echo(f"{m['path']}  {m['files']} files  validation {loss if loss is None else f'{loss:.3f}'} nats/token"
+                   + (f"  fine-tuned from {Path(m['fine_tuned_from']).name}" if m["fine_tuned_from"] else ""))
+
+
+@app.command()
+def watch(folder: Path = typer.Argument(...), workspace: Optional[Path] = WORKSPACE,
+          interval: float = typer.Option(5.0, help="Seconds between looks."),
+          passes: Optional[int] = typer.Option(None, help="Stop after this many looks (default: never).")):
+    """Ingest and run whenever audio appears in or leaves a folder."""
+    from ambient.pipeline import Workspace
+    from ambient.pipeline.sources import watch as follow
+
+    ws = Workspace(workspace)
+    follow(ws, folder, interval=interval, passes=passes, on_change=lambda report, gone: _run(ws))

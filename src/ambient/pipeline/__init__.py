@@ -1,0 +1,10 @@
+"""The incremental pipeline: Pachyderm's repos, datums and lineage, on one machine.
+
+    from ambient.pipeline import Workspace, run
+"""
+
+from ambient.pipeline.queries import latest_model, lineage, models, status
+from ambient.pipeline.runner import run
+from ambient.pipeline.workspace import Workspace
+
+__all__ = ["Workspace", "latest_model", "lineage", "models", "run", "status"]

@@ -1,0 +1,264 @@
+"""The runner: brings every stage up to date, one datum at a time, and records it.
+
+For each stage in order: list its input repo (from the manifest), compute each datum's
+hash (stage name, version, params, relative path, input content hash), remove the
+outputs of datums whose input is gone, skip datums whose hash is unchanged, and run
+the rest through an executor. Each finished datum commits on its own: outputs renamed
+from scratch into the repo, then one transaction records files, outputs, lineage and
+the datum. Only the runner writes the manifest.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ambient.errors import AmbientError
+from ambient.pipeline.executors import Datum, make_executor
+from ambient.pipeline.manifest import Manifest
+from ambient.pipeline.stages import SOURCE_REPO, Stage, standard_stages
+from ambient.pipeline.workspace import Workspace
+
+HISTORY = "history"  # a reduce datum's superseded outputs, kept (every model is kept)
+
+
+@dataclass
+class StageReport:
+    processed: int = 0
+    skipped: int = 0
+    removed: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+
+def datum_hash(stage: Stage, path: str, content: str) -> str:
+    params = json.dumps(stage.params, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(f"{stage.name}\0{stage.version}\0{params}\0{path}\0{content}".encode()).hexdigest()
+
+
+def file_hash(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@contextmanager
+def workspace_lock(ws: Workspace):
+    """One runner per workspace; a second is refused at once, with who holds it."""
+    path = ws.root / ".lock"
+    with open(path, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "another process"
+            raise AmbientError(f"{ws.root}: busy, another `ambient pipeline run` holds it (pid {holder})") from None
+        f.seek(0)
+        f.truncate()
+        f.write(str(os.getpid()))
+        f.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def run(ws: Workspace, stages: list[Stage] | None = None, *, executor: str = "process", workers: int = 2,
+        retries: int = 3, timeout: float | None = None, removals_only: bool = False,
+        on_progress=None, log=lambda message: None) -> dict[str, StageReport]:
+    stages = stages if stages is not None else standard_stages(ws.params)
+    with workspace_lock(ws):
+        manifest = Manifest(ws.manifest_path)
+        try:
+            sweep(ws, manifest, stages)
+            refresh_sources(ws, manifest)
+            run_id = manifest.start_run()
+            reports = {}
+            with make_executor(executor, workers) as pool:
+                for stage in stages:
+                    reports[stage.name] = _run_stage(ws, manifest, stage, pool, retries, timeout, removals_only,
+                                                     on_progress, log)
+            manifest.finish_run(run_id, {name: vars(r) for name, r in reports.items()})
+            return reports
+        finally:
+            manifest.close()
+
+
+def sweep(ws: Workspace, manifest: Manifest, stages: list[Stage]) -> None:
+    """Remove what a killed run left: scratch dirs, partial files, outputs never committed."""
+    shutil.rmtree(ws.scratch, ignore_errors=True)
+    for repo in {s.output for s in stages}:
+        known = manifest.files(repo)
+        folder = ws.repo(repo)
+        if not folder.exists():
+            continue
+        for path in list(folder.rglob("*")):
+            rel = path.relative_to(folder).as_posix()
+            if path.is_file() and rel not in known:
+                path.unlink()
+        for path in sorted((p for p in folder.rglob("*") if p.is_dir()), reverse=True):
+            if not any(path.iterdir()):
+                path.rmdir()
+
+
+def refresh_sources(ws: Workspace, manifest: Manifest) -> None:
+    """Record the source repo as it is on disk: stat every file, hash only what changed."""
+    folder = ws.repo(SOURCE_REPO)
+    known = manifest.files(SOURCE_REPO)
+    seen = set()
+    with manifest.transaction():
+        for entry in os.scandir(folder):
+            if not entry.is_file() or entry.name.startswith("."):
+                continue
+            seen.add(entry.name)
+            st = entry.stat()
+            row = known.get(entry.name)
+            if row is None or row[1] != st.st_size or row[2] != st.st_mtime_ns:
+                manifest.put_file(SOURCE_REPO, entry.name, file_hash(Path(entry.path)), st.st_size, st.st_mtime_ns)
+        for name in set(known) - seen:
+            manifest.drop_file(SOURCE_REPO, name)
+
+
+def _desired(stage: Stage, inputs: dict[str, tuple[str, int, int]]) -> dict[str, str]:
+    names = sorted(p for p in inputs if not stage.accepts or Path(p).suffix.lower() in stage.accepts)
+    if stage.kind == "map":
+        return {p: datum_hash(stage, p, inputs[p][0]) for p in names}
+    if not names:
+        return {}
+    return {"/": datum_hash(stage, "/", "\n".join(f"{p}\t{inputs[p][0]}" for p in names))}
+
+
+def plan(ws: Workspace, manifest: Manifest, stage: Stage) -> tuple[dict[str, str], dict, list[str], list[str]]:
+    """(desired datums, input files, datums to run, datums to remove) for one stage."""
+    inputs = manifest.files(stage.input)
+    desired = _desired(stage, inputs)
+    existing = manifest.datums(stage.name)
+    todo = [i for i, h in desired.items() if existing.get(i) != (h, "done")]
+    gone = [i for i in existing if i not in desired and i != HISTORY]
+    return desired, inputs, todo, gone
+
+
+def _run_stage(ws, manifest, stage, pool, retries, timeout, removals_only, on_progress, log) -> StageReport:
+    desired, inputs, todo, gone = plan(ws, manifest, stage)
+    report = StageReport(skipped=len(desired) - len(todo))
+    for input_ in gone:
+        _remove_datum(ws, manifest, stage, input_)
+        report.removed += 1
+    if removals_only or not todo:
+        return report
+    ws.scratch.mkdir(parents=True, exist_ok=True)
+    jobs = []
+    for input_ in todo:
+        paths = [ws.repo(stage.input) / p for p in (sorted(
+            p for p in inputs if not stage.accepts or Path(p).suffix.lower() in stage.accepts)
+            if input_ == "/" else [input_])]
+        context = {}
+        if stage.kind == "reduce":
+            context["work_dir"] = str(ws.work_dir(stage.name) / desired[input_][:16])
+            context["previous"] = latest_output_dir(ws, manifest, stage)
+        jobs.append(Datum(stage.name, input_, desired[input_], stage.fn, paths,
+                          str(ws.scratch / f"{stage.name}-{desired[input_][:16]}"), stage.params, context))
+    done = 0
+    if on_progress:
+        on_progress(stage.name, 0, len(jobs))
+    for job, result in pool.map(jobs, retries=retries, timeout=timeout, inline=stage.kind == "reduce"):
+        if result.ok:
+            _commit(ws, manifest, stage, job, result, inputs)
+            report.processed += 1
+        else:
+            _record_failure(ws, manifest, stage, job, result)
+            report.failed.append((job.input, result.error))
+            log(f"{stage.name}: {job.input} failed: {result.error}")
+        done += 1
+        if on_progress:
+            on_progress(stage.name, done, len(jobs))
+    if stage.kind == "reduce":
+        for input_ in todo:
+            shutil.rmtree(ws.work_dir(stage.name) / desired[input_][:16], ignore_errors=True)
+    return report
+
+
+def _commit(ws: Workspace, manifest: Manifest, stage: Stage, job: Datum, result, inputs: dict) -> None:
+    scratch = Path(job.scratch)
+    repo = ws.repo(stage.output)
+    if stage.kind == "reduce":  # a reduce datum's outputs get their own folder, named by the datum
+        prefix = job.digest[:12] + "/"
+        target = repo / job.digest[:12]
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(scratch, target)
+        written = sorted(prefix + p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file())
+    else:
+        written = sorted(p.relative_to(scratch).as_posix() for p in scratch.rglob("*") if p.is_file())
+        for rel in written:
+            (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(scratch / rel, repo / rel)
+        shutil.rmtree(scratch, ignore_errors=True)
+    old = set(manifest.outputs(stage.name, job.input))
+    parents = [p.name for p in job.inputs]
+    with manifest.transaction():
+        manifest.drop_outputs(stage.name, job.input)
+        stale = [(r, p) for r, p in old if (r, p) not in {(stage.output, w) for w in written}]
+        for r, p in stale:
+            if stage.keep_history:
+                manifest.put_output(stage.name, HISTORY, r, p)
+            else:
+                manifest.drop_file(r, p)
+        for rel in written:
+            st = (repo / rel).stat()
+            manifest.put_file(stage.output, rel, file_hash(repo / rel), st.st_size, st.st_mtime_ns)
+            manifest.put_output(stage.name, job.input, stage.output, rel)
+            for parent in parents:
+                manifest.add_parent(stage.output, rel, stage.input, parent)
+        manifest.put_datum(stage.name, job.input, job.digest, "done", None, result.log, result.attempts,
+                           result.seconds)
+    if not stage.keep_history:
+        for r, p in stale:
+            (ws.repo(r) / p).unlink(missing_ok=True)
+
+
+def _record_failure(ws: Workspace, manifest: Manifest, stage: Stage, job: Datum, result) -> None:
+    """The datum's input changed and its work failed: its old outputs no longer stand."""
+    shutil.rmtree(job.scratch, ignore_errors=True)
+    old = manifest.outputs(stage.name, job.input)
+    with manifest.transaction():
+        if not stage.keep_history:
+            manifest.drop_outputs(stage.name, job.input)
+            for r, p in old:
+                manifest.drop_file(r, p)
+        manifest.put_datum(stage.name, job.input, job.digest, "failed", result.error, result.log, result.attempts,
+                           result.seconds)
+    if not stage.keep_history:
+        for r, p in old:
+            (ws.repo(r) / p).unlink(missing_ok=True)
+
+
+def _remove_datum(ws: Workspace, manifest: Manifest, stage: Stage, input_: str) -> None:
+    old = manifest.outputs(stage.name, input_)
+    with manifest.transaction():
+        manifest.drop_outputs(stage.name, input_)
+        for r, p in old:
+            if stage.keep_history:
+                manifest.put_output(stage.name, HISTORY, r, p)
+            else:
+                manifest.drop_file(r, p)
+        manifest.drop_datum(stage.name, input_)
+    if not stage.keep_history:
+        for r, p in old:
+            (ws.repo(r) / p).unlink(missing_ok=True)
+
+
+def latest_output_dir(ws: Workspace, manifest: Manifest, stage: Stage) -> str | None:
+    """The newest folder a reduce stage committed (the model to fine-tune from)."""
+    rows = manifest.db.execute(
+        "SELECT o.path, f.mtime_ns FROM outputs o JOIN files f ON f.repo=o.repo AND f.path=o.path "
+        "WHERE o.stage=? ORDER BY f.mtime_ns DESC LIMIT 1", (stage.name,)).fetchone()
+    return str(ws.repo(stage.output) / rows[0].split("/")[0]) if rows else None

@@ -1,0 +1,111 @@
+"""The pipeline's stages: which layer function each one calls, on which repo.
+
+A stage is `name, version, input repo, output repo, kind (map | reduce), params, fn`.
+`fn(inputs, out_dir, params, context)` writes only into out_dir. The work itself lives
+in the layers (`audio`, `transcribe`, `codec`, `train`); this module only adapts them.
+Bump a stage's version when its code changes what it writes: that reruns it.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+SOURCE_REPO = "audio"
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    version: int
+    input: str
+    output: str
+    kind: str                       # "map": one datum per input file; "reduce": one over the repo
+    fn: Callable
+    params: dict = field(default_factory=dict)
+    accepts: tuple[str, ...] = ()   # input suffixes this stage reads; empty: all
+    keep_history: bool = False      # reduce outputs of earlier runs stay (every model is kept)
+
+
+def decode_stage(inputs: list[Path], out: Path, params: dict, context: dict) -> None:
+    from ambient.audio import decode, write_mono
+
+    [source] = inputs
+    write_mono(out / f"{source.stem}.wav", decode(source))
+
+
+_model = None
+
+
+def transcribe_stage(inputs: list[Path], out: Path, params: dict, context: dict) -> None:
+    global _model
+    from ambient.transcribe import AmbientCleanup, BasicPitchModel, transcribe_file
+
+    if _model is None:  # one ONNX session per worker process, not per file
+        _model = BasicPitchModel()
+    [source] = inputs
+    transcribe_file(source, out / f"{source.stem}.mid", AmbientCleanup(**params), _model)
+
+
+def tokenize_stage(inputs: list[Path], out: Path, params: dict, context: dict) -> None:
+    import numpy as np
+
+    from ambient.codec import encode
+    from ambient.errors import AmbientError
+    from ambient.midi import read_midi
+
+    [source] = inputs
+    tokens = encode(read_midi(source), add_start=True, add_end=True)
+    if len(tokens) < 3:
+        raise AmbientError(f"{source}: no notes to tokenize")
+    np.save(out / f"{source.stem}.npy", tokens)
+
+
+def train_stage(inputs: list[Path], out: Path, params: dict, context: dict) -> None:
+    """Train (or fine-tune) on every token file; resumes in its work dir after a crash."""
+    import torch
+
+    from ambient.codec import vocab_size
+    from ambient.model import ModelConfig
+    from ambient.train import TrainConfig, train
+
+    torch.set_num_threads(int(params.get("threads", 1)))
+    work = Path(context["work_dir"])
+    data = work / "data"
+    if not data.exists():
+        data.mkdir(parents=True)
+        for source in inputs:
+            (data / source.name).symlink_to(source.resolve())
+    model_dir = work / "model"
+    model_fields = set(ModelConfig.__dataclass_fields__) - {"vocab_size"}
+    train_fields = set(TrainConfig.__dataclass_fields__)
+    model_config = ModelConfig(vocab_size=vocab_size(), **{k: v for k, v in params.items() if k in model_fields})
+    cfg = TrainConfig(**{k: v for k, v in params.items() if k in train_fields})
+    previous = context.get("previous") if params.get("fine_tune") else None
+    train(data, model_dir, model_config, cfg, resume=(model_dir / "checkpoint").exists(), init_from=previous,
+          log=context.get("log", print), lineage="see `ambient pipeline lineage`")
+    for name in ("config.json", "model.safetensors"):
+        shutil.copyfile(model_dir / name, out / name)
+
+
+DEFAULT_PARAMS = {
+    "decode": {},
+    "transcribe": {},
+    "tokenize": {},
+    "train": {"steps": 1000, "batch_size": 8, "context": 512, "n_layer": 4, "n_head": 8, "d_model": 256,
+              "val_every": 100, "fine_tune": False, "threads": 1},
+}
+
+
+def standard_stages(params: dict) -> list[Stage]:
+    p = {k: {**DEFAULT_PARAMS[k], **params.get(k, {})} for k in DEFAULT_PARAMS}
+    return [
+        Stage("decode", 1, SOURCE_REPO, "wav", "map", decode_stage, p["decode"],
+              accepts=(".mp3", ".wav", ".flac", ".ogg", ".m4a", ".aac", ".mp4")),
+        Stage("transcribe", 1, "wav", "midi", "map", transcribe_stage, p["transcribe"], accepts=(".wav",)),
+        Stage("tokenize", 1, "midi", "tokens", "map", tokenize_stage, p["tokenize"], accepts=(".mid",)),
+        Stage("train", 1, "tokens", "models", "reduce", train_stage, p["train"], accepts=(".npy",),
+              keep_history=True),
+    ]
