@@ -53,8 +53,8 @@ class Manifest:
         self.db.execute("INSERT OR REPLACE INTO files VALUES (?,?,?,?,?)", (repo, path, digest, size, mtime_ns))
 
     def drop_file(self, repo: str, path: str) -> None:
+        # lineage stays: a kept model still names the sources it learned from after they go
         self.db.execute("DELETE FROM files WHERE repo=? AND path=?", (repo, path))
-        self.db.execute("DELETE FROM lineage WHERE repo=? AND path=?", (repo, path))
 
     # datums
     def datums(self, stage: str) -> dict[str, tuple[str, str]]:

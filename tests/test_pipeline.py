@@ -1,0 +1,188 @@
+"""The incremental pipeline on small generated audio: what runs, what is skipped, what survives."""
+
+import hashlib
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from ambient.errors import AmbientError
+from ambient.pipeline import Workspace, latest_model, lineage, run, status
+from ambient.pipeline.queries import logs
+from ambient.pipeline.runner import workspace_lock
+from ambient.pipeline.sources import add, remove, watch
+
+RATE = 22050
+TINY_TRAINING = {"train": {"steps": 4, "n_layer": 1, "d_model": 32, "n_head": 2, "context": 64, "batch_size": 4,
+                           "val_every": 2}}
+
+
+def melody(path: Path, seed: int, seconds: float = 2.0) -> Path:
+    """Four plucked notes of random pitch: something basic-pitch hears as notes."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * RATE)) / RATE
+    signal_ = np.zeros_like(t)
+    for k in range(4):
+        start, f = k * seconds / 4, 440 * 2 ** (int(rng.integers(-12, 12)) / 12)
+        signal_ += 0.25 * (t >= start) * np.exp(-np.clip(t - start, 0, None) * 2) * np.sin(2 * np.pi * f * t)
+    sf.write(str(path), signal_, RATE)
+    return path
+
+
+def repo_hashes(ws: Workspace, repo: str) -> dict[str, str]:
+    folder = ws.repo(repo)
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def leftovers(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if "partial" in p.name or p.name == ".scratch"]
+
+
+@pytest.fixture
+def music(tmp_path):
+    folder = tmp_path / "music"
+    folder.mkdir()
+    for i in range(10):
+        melody(folder / f"Track {i}.wav", seed=i)
+    return folder
+
+
+@pytest.fixture
+def ws(tmp_path, music):
+    workspace = Workspace.init(tmp_path / "ws", TINY_TRAINING)
+    assert len(add(workspace, [music]).added) == 10
+    return workspace
+
+
+def processed(reports) -> dict[str, int]:
+    return {name: r.processed for name, r in reports.items()}
+
+
+def test_first_run_does_everything_and_a_second_run_nothing_in_under_a_second(ws):
+    first = run(ws)
+    assert processed(first) == {"decode": 10, "transcribe": 10, "tokenize": 10, "train": 1}
+    assert len(list(ws.repo("tokens").glob("*.npy"))) == 10
+    start = time.perf_counter()
+    second = run(ws)
+    assert time.perf_counter() - start < 1.0
+    assert processed(second) == {"decode": 0, "transcribe": 0, "tokenize": 0, "train": 0}
+    assert {n: r.skipped for n, r in second.items()} == {"decode": 10, "transcribe": 10, "tokenize": 10, "train": 1}
+    assert leftovers(ws.root) == []
+
+
+def test_add_change_delete_redoes_exactly_what_they_touch(ws, tmp_path):
+    run(ws)
+    first_model = latest_model(ws)
+    add(ws, [melody(tmp_path / "New Piece.wav", seed=99)])
+    melody(ws.repo("audio") / "track-3.wav", seed=123)          # changed in place
+    remove(ws, "track-5.wav")
+    reports = run(ws)
+    assert processed(reports) == {"decode": 2, "transcribe": 2, "tokenize": 2, "train": 1}
+    assert {n: r.removed for n, r in reports.items()} == {"decode": 1, "transcribe": 1, "tokenize": 1, "train": 0}
+    for repo, suffix in (("wav", ".wav"), ("midi", ".mid"), ("tokens", ".npy")):
+        assert not (ws.repo(repo) / f"track-5{suffix}").exists()
+        assert (ws.repo(repo) / f"new-piece{suffix}").exists()
+    model = latest_model(ws)
+    assert model != first_model and first_model.exists()  # every model is kept
+    expected = sorted(f"track-{i}.wav" for i in range(10) if i != 5) + ["new-piece.wav"]
+    assert lineage(ws, model) == sorted(expected)
+    assert lineage(ws, first_model) == sorted(f"track-{i}.wav" for i in range(10))
+
+
+def test_a_failing_datum_fails_alone_and_reruns_alone_once_fixed(ws):
+    bad = ws.repo("audio") / "track-4.wav"
+    good_bytes = bad.read_bytes()
+    bad.write_text("this file was damaged on its way here\n" * 40)
+    reports = run(ws)
+    assert reports["decode"].processed == 9 and [i for i, _ in reports["decode"].failed] == ["track-4.wav"]
+    assert reports["train"].processed == 1
+    report = status(ws)
+    assert report["decode"]["failed"] == 1 and "track-4.wav" in report["decode"]["errors"]
+    [(input_, error, _)] = logs(ws, "decode")
+    assert input_ == "track-4.wav" and "track-4.wav: not readable audio" in error
+    bad.write_bytes(good_bytes)
+    again = run(ws)
+    assert processed(again) == {"decode": 1, "transcribe": 1, "tokenize": 1, "train": 1}
+    assert status(ws)["decode"]["failed"] == 0
+
+
+def test_changing_a_stage_parameter_reruns_it_and_what_follows_only(ws):
+    run(ws)
+    ws.set_param("transcribe", "min_note", 0.6)
+    reports = run(ws)
+    assert reports["decode"].processed == 0 and reports["decode"].skipped == 10
+    assert reports["transcribe"].processed == 10
+    assert reports["train"].processed == 1
+
+
+def test_a_second_runner_is_refused(ws):
+    with workspace_lock(ws):
+        result = subprocess.run([sys.executable, "-m", "ambient", "pipeline", "run", "-w", str(ws.root)],
+                                capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert "busy, another `ambient pipeline run` holds it" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_watch_mirrors_a_folder(ws, tmp_path):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    melody(inbox / "first.wav", seed=200)
+    runs = []
+    watch(ws, inbox, interval=0, passes=1, on_change=lambda report, gone: runs.append(run(ws)))
+    assert (ws.repo("audio") / "first.wav").exists() and len(runs) == 1
+    (inbox / "first.wav").unlink()
+    watch(ws, inbox, interval=0, passes=1, on_change=lambda report, gone: runs.append(run(ws)))
+    assert not (ws.repo("audio") / "first.wav").exists()
+    assert not (ws.repo("wav") / "first.wav").exists()
+
+
+def test_workspace_errors_are_clear(tmp_path):
+    with pytest.raises(AmbientError, match="not a pipeline workspace"):
+        Workspace(tmp_path / "nothing")
+    ws = Workspace.init(tmp_path / "ws")
+    with pytest.raises(AmbientError, match="already a workspace"):
+        Workspace.init(tmp_path / "ws")
+    with pytest.raises(AmbientError, match="no such source"):
+        remove(ws, "missing.wav")
+    with pytest.raises(AmbientError, match="no model trained yet"):
+        latest_model(ws)
+
+
+@pytest.mark.slow
+def test_killed_runner_resumes_to_the_same_outputs_as_a_clean_run(tmp_path, music):
+    clean = Workspace.init(tmp_path / "clean", TINY_TRAINING)
+    add(clean, [music])
+    run(clean)
+    ws = Workspace.init(tmp_path / "killed", TINY_TRAINING)
+    add(ws, [music])
+    command = [sys.executable, "-m", "ambient", "pipeline", "run", "-w", str(ws.root)]
+    rng = random.Random(0)
+    kills = 0
+    for _ in range(20):
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.3, 4.0))
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGKILL)
+            kills += 1
+        process.wait()
+        time.sleep(0.2)  # orphaned pool workers notice their parent is gone and exit
+    assert kills >= 10
+    final = run(ws)
+    assert all(not r.failed for r in final.values())
+    for repo in ("wav", "midi", "tokens"):
+        assert repo_hashes(ws, repo) == repo_hashes(clean, repo), repo
+    # the model: the same weights; its config.json differs only in timings and work paths
+    weights = {k: v for k, v in repo_hashes(ws, "models").items() if k.endswith(".safetensors")}
+    assert weights == {k: v for k, v in repo_hashes(clean, "models").items() if k.endswith(".safetensors")}
+    assert len(weights) == 1
+    assert leftovers(ws.root) == [] and not (ws.root / ".work" / "train").exists() or \
+        not any((ws.root / ".work" / "train").iterdir())
