@@ -86,7 +86,7 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
     Preset("peaceful-meadow", "soft triangle and flute-like octave, gentle echoes",
            Voice((Layer("triangle", 1.0, 0.8, (-3, 3)), Layer("sine", 2.0, 0.25, sway=0.4, sway_hz=0.2)),
                  attack=0.6, release=2.5, decay=3.0, sustain=0.7, gain=0.22),
-           _meadow, noise=0.004, noise_color=0.9, tail=8.0),
+           _meadow, noise=0.0015, noise_color=0.97, noise_swell_hz=0.07, tail=8.0),
     Preset("deterioration", "worn tape loop: crushed, wobbling, hiss underneath",
            Voice((Layer("square", 1.0, 0.5, (-12, 5)), Layer("saw", 1.0, 0.35, (9,), sway=0.5, sway_hz=0.15)),
                  attack=0.9, release=3.5, gain=0.15),
