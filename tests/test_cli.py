@@ -3,12 +3,13 @@
 import subprocess
 import sys
 
-import numpy as np
 import pytest
+import soundfile as sf
 import symusic
 
 from ambient.midi import read_midi, write_midi
 from ambient.notes import Note
+from ambient.seeds import resolve_primer
 
 
 def ambient(*args, cwd=None):
@@ -119,3 +120,21 @@ def test_generate_with_a_bundled_seed_by_name(tiny_model_dir, tmp_path):
 def test_train_with_too_few_files(tmp_path):
     write_midi(tmp_path / "one.mid", [Note(0, 1, 60, 64)])
     one_line_error(ambient("train", tmp_path, "--out", tmp_path / "m"), "need at least 2")
+
+
+def test_generate_with_the_bundled_model_and_render(tmp_path):
+    out = tmp_path / "piece.mid"
+    result = ambient("generate", "--primer", "2", "--seconds", 5, "--seed", 3, "-o", out, "--render", "voyager",
+                     "--audio-format", "flac")
+    assert result.returncode == 0, result.stderr
+    notes = read_midi(out)
+    primer_end = max(n.end for n in read_midi(resolve_primer("2")))
+    assert max(n.end for n in notes) >= primer_end + 4.0  # at least ~5 s of new music after the seed
+    audio, rate = sf.read(str(tmp_path / "piece.flac"))
+    assert audio.shape[1] == 2 and len(audio) / rate > primer_end
+
+
+def test_unknown_render_instrument_fails_before_generating(tiny_model_dir, primer, tmp_path):
+    one_line_error(ambient("generate", "--model", tiny_model_dir, "--primer", primer, "--render", "kazoo",
+                           "-o", tmp_path / "x.mid"), "kazoo: no such instrument")
+    assert not (tmp_path / "x.mid").exists()

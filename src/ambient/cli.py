@@ -210,7 +210,11 @@ def ingest(
     """Copy audio into a collection: standard names, duplicates skipped."""
     from ambient.ingest import ingest as run
 
-    report = run(paths, into)
+    report_ingest(run(paths, into))
+
+
+def report_ingest(report) -> None:
+    """What an ingest did, a line a file; exit 1 when any file failed."""
     for source, stored in report.added:
         typer.echo(f"added {source} as {stored.name}")
     for source, stored in report.duplicates:
@@ -233,6 +237,9 @@ def transcribe(
     merge_gap: float = typer.Option(0.25, help="ambient: seconds of dip bridged inside a held note."),
     release_ratio: float = typer.Option(0.35, help="ambient: a note ends below this share of its peak."),
     onset_threshold: float = typer.Option(0.5, help="Onset peak strength that places or splits a note."),
+    restrike_rise: float = typer.Option(0.25, help="ambient: activation rise that confirms a re-strike."),
+    onset_search: float = typer.Option(0.08, help="ambient: seconds around a start searched for its onset."),
+    attack_search: float = typer.Option(0.5, help="ambient: seconds a slow swell's start may move back."),
     min_note: float = typer.Option(0.1, help="ambient: seconds; shorter notes are dropped."),
     harmonic_ratio: float = typer.Option(0.7, help="ambient: echoes of a louder note below this share go."),
 ):
@@ -241,8 +248,9 @@ def transcribe(
 
     if method == "ambient":
         chosen = AmbientCleanup(frame_high=frame_high, frame_low=frame_low, merge_gap=merge_gap,
-                                release_ratio=release_ratio, onset_threshold=onset_threshold, min_note=min_note,
-                                harmonic_ratio=harmonic_ratio)
+                                release_ratio=release_ratio, onset_threshold=onset_threshold,
+                                restrike_rise=restrike_rise, onset_search=onset_search, attack_search=attack_search,
+                                min_note=min_note, harmonic_ratio=harmonic_ratio)
     elif method == "basic-pitch":
         chosen = BasicPitchDefaults()
     else:

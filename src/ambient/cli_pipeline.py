@@ -72,16 +72,9 @@ def ingest(paths: list[Path] = typer.Argument(...), workspace: Optional[Path] = 
     from ambient.pipeline import Workspace
     from ambient.pipeline.sources import add
 
-    report = add(Workspace(workspace), paths)
-    for source, stored in report.added:
-        typer.echo(f"added {source} as {stored.name}")
-    for source, stored in report.duplicates:
-        typer.echo(f"skipped {source}: same content as {stored.name}")
-    for _, reason in report.failed:
-        _print_error(reason)
-    typer.echo(f"{len(report.added)} added, {len(report.duplicates)} duplicates, {len(report.failed)} failed")
-    if report.failed:
-        raise typer.Exit(1)
+    from ambient.cli import report_ingest
+
+    report_ingest(add(Workspace(workspace), paths))
 
 
 def _run(ws, **options) -> int:

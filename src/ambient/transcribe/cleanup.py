@@ -25,7 +25,7 @@ class AmbientCleanup:
     merge_gap: float = 0.25       # seconds: dips inside one held note shorter than this are bridged
     release_ratio: float = 0.35   # the note ends where activation falls below this × its peak
     onset_threshold: float = 0.5  # an onset peak this strong inside a note may be a re-strike,
-    restrike_rise: float = 0.1    # ... if the note's activation rises this much around it
+    restrike_rise: float = 0.25   # ... if the note's activation rises this much around it
     attack_search: float = 0.5    # seconds a start may move back to the foot of a slow swell
     onset_search: float = 0.08    # seconds around a note's start searched for its onset peak
     min_note: float = 0.1         # seconds; shorter notes are fragments
