@@ -186,3 +186,16 @@ def test_killed_runner_resumes_to_the_same_outputs_as_a_clean_run(tmp_path, musi
     assert len(weights) == 1
     assert leftovers(ws.root) == [] and not (ws.root / ".work" / "train").exists() or \
         not any((ws.root / ".work" / "train").iterdir())
+
+
+def test_a_stage_runs_over_plain_folders_for_other_engines(tmp_path, music):
+    (music / "broken.wav").write_text("not audio")
+    result = subprocess.run([sys.executable, "-m", "ambient", "stage", "decode", "--input", str(music),
+                             "--output", str(tmp_path / "out")], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: {music / 'broken.wav'}: not readable audio")
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert written == sorted(f"Track {i}.wav" for i in range(10))
+    audio, rate = sf.read(str(tmp_path / "out" / "Track 0.wav"))
+    assert rate == RATE and audio.ndim == 1

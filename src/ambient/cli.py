@@ -278,6 +278,29 @@ def transcribe(
 
 
 @app.command()
+def stage(
+    name: str = typer.Argument(..., help="decode, transcribe, tokenize or train."),
+    input_dir: Path = typer.Option(..., "--input", help="Folder of the stage's input files."),
+    output_dir: Path = typer.Option(..., "--output", help="Folder to write its outputs into."),
+    params: str = typer.Option("{}", help="Stage parameters as JSON, e.g. '{\"steps\": 500}'."),
+):
+    """Run one pipeline stage over plain folders (a container entry point for other engines)."""
+    import json
+
+    from ambient.pipeline.standalone import run_stage
+
+    try:
+        settings = json.loads(params)
+    except json.JSONDecodeError as e:
+        raise AmbientError(f"--params: not JSON ({e})") from None
+    failed = run_stage(name, input_dir, output_dir, settings)
+    for _, error in failed:
+        console.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
 def seeds():
     """List the bundled seed MIDIs."""
     from ambient.seeds import describe_seeds
