@@ -80,6 +80,17 @@ def _execute_star(args) -> Outcome:
     return execute(*args)
 
 
+def _die_with_parent() -> None:
+    """Pool workers get SIGKILL when the runner dies, so none outlives a killed run."""
+    try:
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: workers end when they next touch the pipe
+        pass
+
+
 class SerialExecutor:
     def __enter__(self):
         return self
@@ -111,7 +122,7 @@ class ProcessExecutor(SerialExecutor):
             yield from super().map(jobs, retries=retries, timeout=timeout)
             return
         if self.pool is None:
-            self.pool = multiprocessing.get_context("fork").Pool(self.workers)
+            self.pool = multiprocessing.get_context("fork").Pool(self.workers, initializer=_die_with_parent)
         results = self.pool.imap(_execute_star, [(job, retries, timeout) for job in jobs])
         for job, outcome in zip(jobs, results):
             yield job, outcome

@@ -52,12 +52,16 @@ def file_hash(path: Path) -> str:
 
 @contextmanager
 def workspace_lock(ws: Workspace):
-    """One runner per workspace; a second is refused at once, with who holds it."""
+    """One runner per workspace; a second is refused at once, with who holds it.
+
+    A POSIX record lock (lockf), not flock: it belongs to this process alone, so forked
+    pool workers do not inherit it, and it is gone the instant the runner dies.
+    """
     path = ws.root / ".lock"
     with open(path, "a+") as f:
         try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
             f.seek(0)
             holder = f.read().strip() or "another process"
             raise AmbientError(f"{ws.root}: busy, another `ambient pipeline run` holds it (pid {holder})") from None
@@ -68,7 +72,7 @@ def workspace_lock(ws: Workspace):
         try:
             yield
         finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+            fcntl.lockf(f, fcntl.LOCK_UN)
 
 
 def run(ws: Workspace, stages: list[Stage] | None = None, *, executor: str = "process", workers: int = 2,
