@@ -6,7 +6,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 OUT ?= out
 
-.PHONY: run test bench clean
+.PHONY: setup run test bench clean
+
+setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	scripts/install-system-packages.sh

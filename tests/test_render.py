@@ -12,7 +12,7 @@ import soundfile as sf
 from ambient.errors import AmbientError
 from ambient.loudness import loudness
 from ambient.midi import write_midi
-from ambient.notes import Note, piece_end
+from ambient.notes import Note
 from ambient.render import PEAK_DBFS, PRESETS, RATE, TARGET_LUFS, preset, render, render_length
 
 SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")

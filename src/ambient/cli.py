@@ -219,7 +219,7 @@ def report_ingest(report) -> None:
         typer.echo(f"added {source} as {stored.name}")
     for source, stored in report.duplicates:
         typer.echo(f"skipped {source}: same content as {stored.name}")
-    for source, reason in report.failed:
+    for _, reason in report.failed:
         console.print(f"error: {reason}", markup=False, highlight=False, soft_wrap=True)
     typer.echo(f"{len(report.added)} added, {len(report.duplicates)} duplicates, {len(report.failed)} failed, "
                f"{len(report.ignored)} not audio")

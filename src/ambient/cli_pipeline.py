@@ -97,7 +97,7 @@ def _run(ws, **options) -> int:
     for name, r in reports.items():
         typer.echo(f"{name:<11} processed {r.processed}, skipped {r.skipped}, removed {r.removed}, "
                    f"failed {len(r.failed)}")
-        for input_, error in r.failed:
+        for _, error in r.failed:
             _print_error(f"{name}: {error}")
         failed += len(r.failed)
     return failed

@@ -13,7 +13,7 @@ from ambient.pipeline.workspace import Workspace
 
 def status(ws: Workspace) -> dict[str, dict]:
     """Per stage: datums done, to do (new, changed or failed) and failed, with reasons."""
-    from ambient.pipeline.runner import plan, refresh_sources  # noqa: F401  (plan reads, never writes)
+    from ambient.pipeline.runner import plan  # plan only reads the manifest
 
     manifest = Manifest(ws.manifest_path)
     try:

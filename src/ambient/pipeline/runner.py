@@ -15,7 +15,6 @@ import hashlib
 import json
 import os
 import shutil
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ambient.audio import AUDIO_SUFFIXES
 from ambient.errors import AmbientError
-from ambient.ingest import IngestReport, content_hash, ingest
+from ambient.ingest import IngestReport, ingest
 from ambient.pipeline.stages import SOURCE_REPO
 from ambient.pipeline.workspace import Workspace
 
@@ -61,6 +61,3 @@ def watch(ws: Workspace, folder: str | Path, *, interval: float = 2.0, passes: i
             on_change(report, vanished)
         if passes is None or count < passes:
             time.sleep(interval)
-
-
-__all__ = ["add", "content_hash", "remove", "watch"]

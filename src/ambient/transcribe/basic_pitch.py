@@ -15,17 +15,21 @@ WINDOWS_PER_CALL = 16  # about 30 s of audio per model call keeps memory flat on
 
 
 def _basic_pitch():
-    logging.getLogger().setLevel(logging.ERROR)  # it warns about TensorFlow/CoreML we do not use
     import warnings
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # on import it warns about TensorFlow and CoreML, which we do not use
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             import basic_pitch
             from basic_pitch import constants, inference, note_creation
-        except ImportError:
-            raise AmbientError("transcription needs basic-pitch: run `make setup-transcribe` "
-                               "(see README, installs it without TensorFlow)") from None
+    except ImportError:
+        raise AmbientError("transcription needs basic-pitch, installed without TensorFlow: "
+                           "`make setup`, or pip install --no-deps basic-pitch==0.4.0") from None
+    finally:
+        root.setLevel(level)
     return basic_pitch, constants, inference, note_creation
 
 
