@@ -125,11 +125,18 @@ def write_midi(path: str | Path, notes: list[Note], *, text: str | None = None) 
     os.close(fd)
     try:
         score.dump_midi(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a MIDI file is for sharing
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _ticks(seconds: float) -> int:

@@ -81,7 +81,7 @@ def _voyager() -> Pedalboard:
 PRESETS: dict[str, Preset] = {p.name: p for p in [
     Preset("stratosphere", "wide detuned saw pad, slow bloom, long bright hall",
            Voice((Layer("saw", 1.0, 0.7, (-8, 0, 8), sway=0.3), Layer("sine", 2.0, 0.15)),
-                 attack=2.0, release=5.0, gain=0.16, lowest=52, sub_gain=0.35),
+                 attack=2.0, release=5.0, gain=0.16, lowest=48, sub_gain=0.2),
            _stratosphere, filter_hz=2800, filter_octaves=1.0, filter_rate_hz=0.04, tail=12.0),
     Preset("peaceful-meadow", "soft triangle and flute-like octave, gentle echoes",
            Voice((Layer("triangle", 1.0, 0.8, (-3, 3)), Layer("sine", 2.0, 0.25, sway=0.4, sway_hz=0.2)),
