@@ -102,3 +102,15 @@ def test_every_continuation_decodes(model):
     for row in continue_tokens(model, np.array([START], dtype=np.uint16), length=150, seed=9, variations=4):
         for n in decode(row):
             assert n.end > n.start
+
+
+def test_the_documented_python_api(tmp_path):
+    from ambient import generate as make, load_model, read_midi, write_midi
+    from ambient.render import render
+    from ambient.seeds import resolve_primer
+
+    model, config = load_model()
+    pieces = make(model, read_midi(resolve_primer("4")), seconds=5, seed=2)
+    write_midi(tmp_path / "api.mid", pieces[0])
+    report = render(pieces[0], tmp_path / "api.wav", "voyager")
+    assert read_midi(tmp_path / "api.mid") and report.seconds > 5

@@ -2,7 +2,10 @@
 
 One import for each job:
 
-    from ambient import load_model, generate, read_midi, write_midi, encode, decode, render
+    from ambient import load_model, generate, read_midi, write_midi, encode, decode
+    from ambient.render import render          # MIDI notes to an audio file
+    from ambient.transcribe import transcribe_file
+    from ambient.pipeline import Workspace, run
 """
 
 from ambient.checkpoint import load_model, save_model_dir
@@ -13,13 +16,4 @@ from ambient.midi import read_midi, write_midi
 from ambient.notes import Note
 
 __all__ = ["AmbientError", "Note", "Sampling", "decode", "encode", "generate", "load_model", "read_midi",
-           "render", "save_model_dir", "write_midi"]
-
-
-def __getattr__(name: str):
-    # rendering pulls in pedalboard and scipy; load them only when asked for
-    if name == "render":
-        from ambient.render import render
-
-        return render
-    raise AttributeError(name)
+           "save_model_dir", "write_midi"]
