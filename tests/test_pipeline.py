@@ -203,3 +203,28 @@ def test_a_stage_runs_over_plain_folders_for_other_engines(tmp_path, music):
     assert written == sorted(f"Track {i}.wav" for i in range(10))
     audio, rate = sf.read(str(tmp_path / "out" / "Track 0.wav"))
     assert rate == RATE and audio.ndim == 1
+
+
+def test_pachyderm_export_chains_the_stages_and_fits_the_schema(tmp_path):
+    import json
+
+    from ambient.pipeline.export import export_pachyderm, validate
+
+    ws = Workspace.init(tmp_path / "ws", TINY_TRAINING)
+    written = export_pachyderm(ws.params, tmp_path / "pachyderm", "registry.example/ambient:1")
+    specs = {p.stem: json.loads(p.read_text()) for p in written if p.suffix == ".json"}
+    assert list(specs) == ["ambient-decode", "ambient-transcribe", "ambient-tokenize", "ambient-train"]
+    inputs = [(s["input"]["pfs"]["repo"], s["input"]["pfs"]["glob"]) for s in specs.values()]
+    assert inputs == [("audio", "/*"), ("ambient-decode", "/*"), ("ambient-transcribe", "/*"), ("ambient-tokenize", "/")]
+    train = specs["ambient-train"]["transform"]["cmd"]
+    assert train[:7] == ["ambient", "stage", "train", "--input", "/pfs/in", "--output", "/pfs/out"]
+    assert json.loads(train[-1])["steps"] == 4
+    assert (tmp_path / "pachyderm" / "Dockerfile").read_text().startswith("# The image")
+    with pytest.raises(AmbientError, match="not a valid Pachyderm spec"):
+        strict = tmp_path / "strict.json"
+        strict.write_text(json.dumps({"type": "object", "additionalProperties": False, "properties": {}}))
+        validate(specs, strict)
+    # Pachyderm's own schema, where the workplace provides it beside the checkout (CI does)
+    official = Path(__file__).resolve().parents[2] / "shared" / "pachyderm" / "CreatePipelineRequest.schema.json"
+    if official.exists():
+        validate(specs, official)

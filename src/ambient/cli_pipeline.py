@@ -181,6 +181,25 @@ def models(workspace: Optional[Path] = WORKSPACE):
 
 
 @app.command()
+def export(
+    engine: str = typer.Argument(..., help="pachyderm"),
+    out: Path = typer.Option(Path("pachyderm"), "--out", "-o", help="Folder for the specs and Dockerfile."),
+    image: str = typer.Option("ambient:latest", help="Container image the pipelines run."),
+    schema: Optional[Path] = typer.Option(None, help="Pachyderm's CreatePipelineRequest JSON schema to check against."),
+    workspace: Optional[Path] = WORKSPACE,
+):
+    """Write this workspace's stages as pipelines for a cluster engine."""
+    from ambient.errors import AmbientError
+    from ambient.pipeline import Workspace
+    from ambient.pipeline.export import export_pachyderm
+
+    if engine != "pachyderm":
+        raise AmbientError(f"{engine}: no exporter (available: pachyderm)")
+    for path in export_pachyderm(Workspace(workspace).params, out, image, schema):
+        typer.echo(str(path))
+
+
+@app.command()
 def watch(folder: Path = typer.Argument(...), workspace: Optional[Path] = WORKSPACE,
           interval: float = typer.Option(5.0, help="Seconds between looks."),
           passes: Optional[int] = typer.Option(None, help="Stop after this many looks (default: never).")):
