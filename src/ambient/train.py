@@ -198,8 +198,7 @@ def train(data_dir: str | Path, out_dir: str | Path, model_config: ModelConfig |
     rank, world = _distributed()
     if cfg.batch_size % world:
         raise AmbientError(f"--batch-size {cfg.batch_size} does not divide over {world} processes")
-    quiet = (lambda *a: None)
-    pieces = load_pieces(data_dir, warn=log if rank == 0 else quiet)
+    pieces = load_pieces(data_dir, warn=log if rank == 0 else (lambda message: None))
     train_set, val_set = split_pieces(pieces, cfg.val_fraction, cfg.seed)
     sizes = np.array([len(p.notes) for p in train_set], dtype=float)
     weights = sizes / sizes.sum()

@@ -130,8 +130,12 @@ def refresh_sources(ws: Workspace, manifest: Manifest) -> None:
             manifest.drop_file(SOURCE_REPO, name)
 
 
+def _accepted(stage: Stage, names) -> list[str]:
+    return sorted(p for p in names if not stage.accepts or Path(p).suffix.lower() in stage.accepts)
+
+
 def _desired(stage: Stage, inputs: dict[str, tuple[str, int, int]]) -> dict[str, str]:
-    names = sorted(p for p in inputs if not stage.accepts or Path(p).suffix.lower() in stage.accepts)
+    names = _accepted(stage, inputs)
     if stage.kind == "map":
         return {p: datum_hash(stage, p, inputs[p][0]) for p in names}
     if not names:
@@ -160,9 +164,8 @@ def _run_stage(ws, manifest, stage, pool, retries, timeout, removals_only, on_pr
     ws.scratch.mkdir(parents=True, exist_ok=True)
     jobs = []
     for input_ in todo:
-        paths = [ws.repo(stage.input) / p for p in (sorted(
-            p for p in inputs if not stage.accepts or Path(p).suffix.lower() in stage.accepts)
-            if input_ == "/" else [input_])]
+        names = _accepted(stage, inputs) if stage.kind == "reduce" else [input_]
+        paths = [ws.repo(stage.input) / p for p in names]
         context = {}
         if stage.kind == "reduce":
             context["work_dir"] = str(ws.work_dir(stage.name) / desired[input_][:16])
@@ -174,7 +177,7 @@ def _run_stage(ws, manifest, stage, pool, retries, timeout, removals_only, on_pr
         on_progress(stage.name, 0, len(jobs))
     for job, result in pool.map(jobs, retries=retries, timeout=timeout, inline=stage.kind == "reduce"):
         if result.ok:
-            _commit(ws, manifest, stage, job, result, inputs)
+            _commit(ws, manifest, stage, job, result)
             report.processed += 1
         else:
             _record_failure(ws, manifest, stage, job, result)
@@ -189,7 +192,7 @@ def _run_stage(ws, manifest, stage, pool, retries, timeout, removals_only, on_pr
     return report
 
 
-def _commit(ws: Workspace, manifest: Manifest, stage: Stage, job: Datum, result, inputs: dict) -> None:
+def _commit(ws: Workspace, manifest: Manifest, stage: Stage, job: Datum, result) -> None:
     scratch = Path(job.scratch)
     repo = ws.repo(stage.output)
     if stage.kind == "reduce":  # a reduce datum's outputs get their own folder, named by the datum
