@@ -127,8 +127,12 @@ def _decode(path: Path, rate: int) -> np.ndarray:
             raise AmbientError(f"{path}: no audio frames")
         stream = soxr.ResampleStream(source.samplerate, rate, 1, dtype="float32") \
             if source.samplerate != rate else None
+        present = mp3_frames_present(path) if suffix == ".mp3" else None
+        frames = source.frames if present is None else min(source.frames, present)
+        if frames == 0:
+            raise AmbientError(f"{path}: no complete MP3 frames")
         try:
-            for block in source.blocks(blocksize=BLOCK, dtype="float32", always_2d=True):
+            for block in source.blocks(blocksize=BLOCK, frames=frames, dtype="float32", always_2d=True):
                 with np.errstate(invalid="ignore"):
                     mono = block.mean(axis=1, dtype=np.float32)
                 broken = np.flatnonzero(~np.isfinite(mono))
@@ -147,6 +151,46 @@ def _decode(path: Path, rate: int) -> np.ndarray:
     if not audio.size:
         raise AmbientError(f"{path}: no audio frames")
     return audio
+
+
+_MP3_BITRATES = {1: [0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320],   # MPEG-1 layer III
+                 2: [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160]}     # MPEG-2 and 2.5
+_MP3_RATES = {3: [44100, 48000, 32000], 2: [22050, 24000, 16000], 0: [11025, 12000, 8000]}
+
+
+def mp3_frames_present(path: Path) -> int | None:
+    """Samples (per channel) that the complete MPEG layer III frames in the file hold.
+
+    A truncated MP3 keeps the length its header promised, and libsndfile then returns
+    whatever memory held for the missing part (NaNs one time, zeros or noise another).
+    Walking the frame headers tells how much audio is really there. None when the file
+    does not parse as plain layer III frames (then libsndfile's count stands).
+    """
+    data = path.read_bytes()
+    pos = 0
+    if data[:3] == b"ID3" and len(data) >= 10:  # ID3v2 tag: syncsafe size, optional footer
+        size = (data[6] & 0x7F) << 21 | (data[7] & 0x7F) << 14 | (data[8] & 0x7F) << 7 | (data[9] & 0x7F)
+        pos = 10 + size + (10 if data[5] & 0x10 else 0)
+    frames = samples_per_frame = 0
+    while pos + 4 <= len(data):
+        b1, b2 = data[pos + 1], data[pos + 2]
+        if data[pos] != 0xFF or (b1 & 0xE0) != 0xE0:
+            break
+        version, layer = (b1 >> 3) & 3, (b1 >> 1) & 3
+        bitrate_index, rate_index = (b2 >> 4) & 0xF, (b2 >> 2) & 3
+        if layer != 1 or version == 1 or bitrate_index in (0, 15) or rate_index == 3:
+            break
+        bitrate = _MP3_BITRATES[1 if version == 3 else 2][bitrate_index] * 1000
+        rate = _MP3_RATES[version][rate_index]
+        length = (144 if version == 3 else 72) * bitrate // rate + ((b2 >> 1) & 1)
+        if pos + length > len(data):
+            break  # a frame cut short: the audio ends before it
+        samples_per_frame = 1152 if version == 3 else 576
+        frames += 1
+        pos += length
+    if frames == 0:
+        return None
+    return max(0, frames - 1) * samples_per_frame  # the first frame may be the Xing/Info header
 
 
 def _decode_with_ffmpeg(path: Path, rate: int) -> np.ndarray:
