@@ -228,3 +228,50 @@ def test_pachyderm_export_chains_the_stages_and_fits_the_schema(tmp_path):
     official = Path(__file__).resolve().parents[2] / "shared" / "pachyderm" / "CreatePipelineRequest.schema.json"
     if official.exists():
         validate(specs, official)
+
+
+def slow_echo(inputs, out, params, context):
+    time.sleep(params["sleep"])
+    (out / inputs[0].name).write_bytes(inputs[0].read_bytes())
+
+
+def flaky_echo(inputs, out, params, context):
+    marker = Path(params["marker_dir"]) / inputs[0].name
+    if not marker.exists():  # fails the first time it sees a file, works the second
+        marker.write_text("seen")
+        raise RuntimeError("transient failure")
+    (out / inputs[0].name).write_bytes(inputs[0].read_bytes())
+
+
+def test_retries_and_per_datum_timeouts(tmp_path):
+    from ambient.pipeline.stages import Stage
+
+    ws = Workspace.init(tmp_path / "ws")
+    for i in range(3):
+        (ws.repo("audio") / f"f{i}.dat").write_text(str(i))
+    (tmp_path / "seen").mkdir()
+    flaky = Stage("flaky", 1, "audio", "copied", "map", flaky_echo, {"marker_dir": str(tmp_path / "seen")})
+    report = run(ws, [flaky], retries=2)["flaky"]
+    assert report.processed == 3 and not report.failed
+    slow = Stage("slow", 1, "audio", "slowed", "map", slow_echo, {"sleep": 5})
+    report = run(ws, [slow], timeout=0.5, executor="serial")["slow"]
+    assert report.processed == 0 and [e for _, e in report.failed] == [f"f{i}.dat: timed out after 0.5 s"
+                                                                      for i in range(3)]
+
+
+def test_fine_tuning_continues_from_the_last_model_and_generate_uses_the_newest(ws, tmp_path):
+    import json
+
+    run(ws)
+    first = latest_model(ws)
+    ws.set_param("train", "fine_tune", True)
+    add(ws, [melody(tmp_path / "Another.wav", seed=77)])
+    run(ws)
+    newest = latest_model(ws)
+    assert newest != first
+    assert json.loads((newest / "config.json").read_text())["fine_tuned_from"] == str(first)
+    out = tmp_path / "from-workspace.mid"
+    result = subprocess.run([sys.executable, "-m", "ambient", "generate", "--model", str(ws.root), "--length", "40",
+                             "-o", str(out)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert out.exists()
