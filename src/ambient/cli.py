@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ambient.errors import AmbientError
+from ambient.transcribe.cleanup import AmbientCleanup as _CLEANUP  # the flags' defaults are its own
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Learn ambient music from a collection and generate new pieces you can hear.")
@@ -232,16 +233,16 @@ def transcribe(
     sources: list[Path] = typer.Argument(..., help="Audio files to transcribe."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="MIDI file (one source) or folder."),
     method: str = typer.Option("ambient", help="ambient (tuned for sustained sound) or basic-pitch (its defaults)."),
-    frame_high: float = typer.Option(0.45, help="ambient: a note's activation must pass this."),
-    frame_low: float = typer.Option(0.22, help="ambient: ... and lasts while above this."),
-    merge_gap: float = typer.Option(0.25, help="ambient: seconds of dip bridged inside a held note."),
-    release_ratio: float = typer.Option(0.35, help="ambient: a note ends below this share of its peak."),
-    onset_threshold: float = typer.Option(0.5, help="Onset peak strength that places or splits a note."),
-    restrike_rise: float = typer.Option(0.25, help="ambient: activation rise that confirms a re-strike."),
-    onset_search: float = typer.Option(0.08, help="ambient: seconds around a start searched for its onset."),
-    attack_search: float = typer.Option(0.5, help="ambient: seconds a slow swell's start may move back."),
-    min_note: float = typer.Option(0.1, help="ambient: seconds; shorter notes are dropped."),
-    harmonic_ratio: float = typer.Option(0.7, help="ambient: echoes of a louder note below this share go."),
+    frame_high: float = typer.Option(_CLEANUP.frame_high, help="ambient: a note's activation must pass this."),
+    frame_low: float = typer.Option(_CLEANUP.frame_low, help="ambient: ... and lasts while above this."),
+    merge_gap: float = typer.Option(_CLEANUP.merge_gap, help="ambient: seconds of dip bridged inside a held note."),
+    release_ratio: float = typer.Option(_CLEANUP.release_ratio, help="ambient: a note ends below this share of its peak."),
+    onset_threshold: float = typer.Option(_CLEANUP.onset_threshold, help="Onset peak strength that places or splits a note."),
+    restrike_rise: float = typer.Option(_CLEANUP.restrike_rise, help="ambient: activation rise that confirms a re-strike."),
+    onset_search: float = typer.Option(_CLEANUP.onset_search, help="ambient: seconds around a start searched for its onset."),
+    attack_search: float = typer.Option(_CLEANUP.attack_search, help="ambient: seconds a slow swell's start may move back."),
+    min_note: float = typer.Option(_CLEANUP.min_note, help="ambient: seconds; shorter notes are dropped."),
+    harmonic_ratio: float = typer.Option(_CLEANUP.harmonic_ratio, help="ambient: echoes of a louder note below this share go."),
 ):
     """Transcribe audio to MIDI with basic-pitch, cleaned up for ambient sound."""
     from ambient.transcribe import AmbientCleanup, BasicPitchDefaults, BasicPitchModel, transcribe_file

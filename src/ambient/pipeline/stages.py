@@ -85,7 +85,7 @@ def train_stage(inputs: list[Path], out: Path, params: dict, context: dict) -> N
     cfg = TrainConfig(**{k: v for k, v in params.items() if k in train_fields})
     previous = context.get("previous") if params.get("fine_tune") else None
     train(data, model_dir, model_config, cfg, resume=(model_dir / "checkpoint").exists(), init_from=previous,
-          log=context.get("log", print), lineage="see `ambient pipeline lineage`")
+          log=context.get("log", print))
     for name in ("config.json", "model.safetensors"):
         shutil.copyfile(model_dir / name, out / name)
 
