@@ -18,7 +18,7 @@ import torch
 
 from ambient.checkpoint import load_model
 from ambient.codec import END, PAD, START
-from ambient.generate import Sampling, continue_tokens, filter_logits, primer_tokens
+from ambient.sampling import Sampling, continue_tokens, filter_logits, primer_tokens
 from ambient.midi import read_midi
 from ambient.seeds import resolve_primer
 

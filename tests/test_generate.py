@@ -4,12 +4,14 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ambient.codec import END, PAD, START, TIME_SHIFT, decode, encode, normalize
-from ambient.errors import AmbientError
-from ambient.generate import Sampling, continue_tokens, filter_logits, generate, primer_tokens
+from ambient.codec import END, PAD, START, TIME_SHIFT, decode, encode, normalize, vocab_size
+from ambient.errors import AmbientError, ParameterError
+from ambient.sampling import Sampling, continue_tokens, filter_logits, generate, primer_tokens
 from ambient.model import MusicTransformer
 from ambient.notes import Note, piece_end
 from tests.conftest import random_piece, tiny_config
+
+VOCAB = vocab_size()
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +25,7 @@ def kept(logits: torch.Tensor) -> int:
 
 
 def test_top_k_keeps_exactly_k():
-    logits = torch.randn(4, 391)
+    logits = torch.randn(4, VOCAB)
     assert [kept(row) for row in filter_logits(logits, Sampling(top_k=7, top_p=1.0))] == [7] * 4
 
 
@@ -45,11 +47,13 @@ def test_min_p_drops_tokens_below_a_fraction_of_the_likeliest():
     assert kept(filter_logits(logits, Sampling(top_p=1.0, min_p=0.15))) == 3
 
 
-@pytest.mark.parametrize("bad,message", [(Sampling(temperature=0), "temperature"), (Sampling(top_p=2), "top-p"),
-                                         (Sampling(top_k=-1), "top-k"), (Sampling(min_p=1), "min-p")])
-def test_bad_sampling_settings_are_refused(bad, message):
-    with pytest.raises(AmbientError, match=message):
+@pytest.mark.parametrize("bad,parameter", [(Sampling(temperature=0), "temperature"), (Sampling(top_p=2), "top_p"),
+                                           (Sampling(top_k=-1), "top_k"), (Sampling(min_p=1), "min_p")])
+def test_bad_sampling_settings_are_refused_naming_the_parameter(bad, parameter):
+    """A Python caller reads the parameter it passed, not a CLI flag it never typed."""
+    with pytest.raises(ParameterError, match=f"^{parameter} ") as caught:
         bad.check()
+    assert caught.value.parameter == parameter and "--" not in str(caught.value)
 
 
 def test_length_is_exact_and_runs_past_the_context(model):
@@ -91,7 +95,7 @@ def test_primer_seconds_keeps_only_the_last_seconds():
     assert used[0].start == pytest.approx(0.5)
 
 
-@pytest.mark.parametrize("kwargs,message", [({"length": 0}, "--length"), ({"seconds": -1}, "--seconds"),
+@pytest.mark.parametrize("kwargs,message", [({"length": 0}, "^length must"), ({"seconds": -1}, "^seconds must"),
                                             ({}, "exactly one"), ({"length": 5, "variations": 0}, "variations")])
 def test_bad_lengths_are_refused(model, kwargs, message):
     with pytest.raises(AmbientError, match=message):

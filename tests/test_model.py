@@ -3,8 +3,11 @@ import math
 import pytest
 import torch
 
+from ambient.codec import vocab_size
 from ambient.model import KVCache, MusicTransformer, skew
 from tests.conftest import tiny_config
+
+VOCAB = vocab_size()
 
 
 def naive_relative_logits(q: torch.Tensor, rel: torch.Tensor, key_length: int) -> torch.Tensor:
@@ -40,7 +43,7 @@ def test_skew_matches_the_direct_relative_logits(Tq, Tk, R):
 def test_cached_forward_matches_full_forward_at_every_position(positions):
     torch.manual_seed(1)
     model = MusicTransformer(tiny_config(positions=positions)).eval()
-    idx = torch.randint(3, 391, (3, 60))
+    idx = torch.randint(3, VOCAB, (3, 60))
     with torch.no_grad():
         full, _ = model(idx)
         cache = model.new_cache(3)
@@ -54,14 +57,14 @@ def test_cached_forward_matches_full_forward_at_every_position(positions):
 def test_loss_ignores_padding_and_starts_near_uniform():
     torch.manual_seed(3)
     model = MusicTransformer(tiny_config()).eval()
-    idx = torch.randint(3, 391, (2, 33))
+    idx = torch.randint(3, VOCAB, (2, 33))
     padded = idx.clone()
     padded[:, 20:] = 0
     _, loss = model(idx[:, :-1], idx[:, 1:])
     _, loss_pad_ignored = model(padded[:, :-1], padded[:, 1:])
-    assert abs(loss.item() - math.log(391)) < 0.2
+    assert abs(loss.item() - math.log(VOCAB)) < 0.2
     logits, _ = model(padded[:, :-1])
-    manual = torch.nn.functional.cross_entropy(logits[:, :19].reshape(-1, 391), padded[:, 1:20].reshape(-1))
+    manual = torch.nn.functional.cross_entropy(logits[:, :19].reshape(-1, VOCAB), padded[:, 1:20].reshape(-1))
     assert torch.allclose(loss_pad_ignored, manual, atol=1e-6)
 
 

@@ -1,19 +1,48 @@
 """ambient: learn ambient music from a collection and generate new pieces you can hear.
 
-One import for each job:
+The public API, one import for each job (each name is loaded on first use, so
+`import ambient` costs nothing until a name is touched, and never imports torch):
 
     from ambient import load_model, generate, read_midi, write_midi, encode, decode
     from ambient.render import render          # MIDI notes to an audio file
     from ambient.transcribe import transcribe_file
     from ambient.pipeline import Workspace, run
+
+`ambient.render`, `ambient.transcribe`, `ambient.pipeline` and `ambient.train` are
+modules; no name exported here is also the name of a module, so nothing shadows.
 """
 
-from ambient.checkpoint import load_model, save_model_dir
-from ambient.codec import decode, encode
-from ambient.errors import AmbientError
-from ambient.generate import Sampling, generate
-from ambient.midi import read_midi, write_midi
-from ambient.notes import Note
+from __future__ import annotations
 
-__all__ = ["AmbientError", "Note", "Sampling", "decode", "encode", "generate", "load_model", "read_midi",
-           "save_model_dir", "write_midi"]
+from importlib import import_module
+
+_EXPORTS = {
+    "AmbientError": "ambient.errors",
+    "ParameterError": "ambient.errors",
+    "Note": "ambient.notes",
+    "ModelConfig": "ambient.config",
+    "TrainConfig": "ambient.config",
+    "Sampling": "ambient.config",
+    "encode": "ambient.codec",
+    "decode": "ambient.codec",
+    "read_midi": "ambient.midi",
+    "write_midi": "ambient.midi",
+    "load_model": "ambient.checkpoint",
+    "save_model_dir": "ambient.checkpoint",
+    "generate": "ambient.sampling",
+    "continue_tokens": "ambient.sampling",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'ambient' has no attribute {name!r}")
+    value = getattr(import_module(_EXPORTS[name]), name)
+    globals()[name] = value  # the next lookup is a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -21,6 +21,7 @@ import numpy as np
 import soundfile as sf
 
 from ambient.errors import AmbientError
+from ambient.files import partial_path
 
 FORMATS = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16"), ".ogg": ("OGG", "VORBIS"),
            ".mp3": ("MP3", "MPEG_LAYER_III")}
@@ -38,15 +39,9 @@ def audio_writer(path: str | Path, rate: int, channels: int = 2, *, scratch: boo
     """A SoundFile open for writing; `scratch` files are 32-bit float WAV for later passes."""
     path = Path(path)
     fmt, subtype = ("WAV", "FLOAT") if scratch else output_format(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    try:
+    with partial_path(path) as partial:
         with sf.SoundFile(partial, "w", samplerate=rate, channels=channels, format=fmt, subtype=subtype) as f:
             yield f
-        os.replace(partial, path)
-    finally:
-        if partial.exists():
-            partial.unlink()
 
 
 def read_blocks(path: str | Path, frames: int) -> Iterator[np.ndarray]:

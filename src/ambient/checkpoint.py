@@ -8,9 +8,6 @@ clear error naming the file.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from safetensors import SafetensorError
@@ -18,6 +15,7 @@ from safetensors.torch import load_file, save_file
 
 from ambient.codec import CodecConfig, DEFAULT_CODEC, vocab_size
 from ambient.errors import AmbientError
+from ambient.files import atomic_dir, recover_dir
 from ambient.model import ModelConfig, MusicTransformer
 
 CONFIG = "config.json"
@@ -29,28 +27,17 @@ def save_model_dir(directory: str | Path, model: MusicTransformer, codec: CodecC
                    **info) -> Path:
     """Write a model directory atomically: a complete new one replaces the old."""
     directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=f".{directory.name}.partial-", dir=directory.parent))
-    try:
+    with atomic_dir(directory) as scratch:
         config = {"model": model.config.to_dict(), "codec": codec.to_dict(), **info}
         (scratch / CONFIG).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
         weights = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()
                    if k != "head.weight"}  # tied to embed.weight
         save_file(weights, str(scratch / WEIGHTS))
-        if directory.exists():
-            old = directory.with_name(f".{directory.name}.old-{os.getpid()}")
-            os.replace(directory, old)
-            os.replace(scratch, directory)
-            shutil.rmtree(old)
-        else:
-            os.replace(scratch, directory)
-    finally:
-        if scratch.exists():
-            shutil.rmtree(scratch)
     return directory
 
 
 def read_config(directory: str | Path) -> dict:
+    recover_dir(directory)  # a save killed between its two renames
     path = Path(directory) / CONFIG
     if not Path(directory).is_dir():
         raise AmbientError(f"{directory}: no such model directory")

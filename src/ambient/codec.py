@@ -22,9 +22,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
+from ambient.errors import AmbientError
+from ambient.files import partial_path
 from ambient.notes import Note, sort_notes
 
 
@@ -140,6 +143,35 @@ def encode(notes: list[Note], config: CodecConfig = DEFAULT_CODEC, *,
     if add_end:
         tokens.append(END)
     return np.asarray(tokens, dtype=np.uint16)
+
+
+def encode_piece(notes: list[Note], config: CodecConfig = DEFAULT_CODEC) -> np.ndarray:
+    """A whole piece as the model learns it: start token, events, end token."""
+    return encode(notes, config, add_start=True, add_end=True)
+
+
+TOKEN_SUFFIX = ".npy"  # token files: a 1-D uint16 array, as `np.save` writes it
+
+
+def write_tokens(path: str | Path, tokens: np.ndarray) -> Path:
+    """Save a token array atomically."""
+    with partial_path(path, suffix=TOKEN_SUFFIX) as tmp:
+        np.save(tmp, np.asarray(tokens, dtype=np.uint16))
+    return Path(path)
+
+
+def read_tokens(path: str | Path, config: CodecConfig = DEFAULT_CODEC) -> np.ndarray:
+    """A token file, checked: one dimension, whole numbers inside the vocabulary. Never unpickles."""
+    try:
+        tokens = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as e:
+        raise AmbientError(f"{path}: not a token file ({e})") from None
+    if tokens.ndim != 1 or tokens.dtype.kind not in "ui":
+        raise AmbientError(f"{path}: not a token file (expected a 1-D integer array, found {tokens.dtype} "
+                           f"of shape {tokens.shape})")
+    if tokens.size and (int(tokens.min()) < 0 or int(tokens.max()) >= vocab_size(config)):
+        raise AmbientError(f"{path}: tokens outside the vocabulary of {vocab_size(config)}")
+    return tokens.astype(np.uint16)
 
 
 def decode(tokens, config: CodecConfig = DEFAULT_CODEC, *, program: int = 0) -> list[Note]:

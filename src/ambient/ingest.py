@@ -9,7 +9,6 @@ into place, so an interrupted ingest leaves no half file.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
@@ -19,8 +18,7 @@ from pathlib import Path
 
 from ambient.audio import AUDIO_SUFFIXES, NATIVE, VIA_FFMPEG
 from ambient.errors import AmbientError
-
-CHUNK = 1 << 20
+from ambient.files import content_hash, partial_path
 
 
 @dataclass
@@ -38,14 +36,6 @@ def standard_name(name: str) -> str:
     folded = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", folded.lower())[:100].strip("-") or "untitled"
     return f"{slug}{suffix.lower()}"
-
-
-def content_hash(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def find_audio(paths: list[str | Path]) -> tuple[list[Path], list[Path], list[tuple[Path, str]]]:
@@ -98,13 +88,8 @@ def _ingest_one(source: Path, repo: Path, known: dict[str, Path]) -> tuple[bool,
     if digest in known:
         return False, known[digest]
     target = _free_name(repo, standard_name(source.name))
-    partial = target.with_name(f".{target.name}.partial")
-    try:
+    with partial_path(target) as partial:
         shutil.copyfile(source, partial)
-        os.replace(partial, target)
-    finally:
-        if partial.exists():
-            partial.unlink()
     known[digest] = target
     return True, target
 

@@ -8,8 +8,6 @@ once it is complete.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from bisect import bisect_right
 from collections import defaultdict
 from pathlib import Path
@@ -17,6 +15,7 @@ from pathlib import Path
 import symusic
 
 from ambient.errors import AmbientError
+from ambient.files import partial_path
 from ambient.notes import Note, sort_notes
 
 TICKS_PER_QUARTER = 480
@@ -120,23 +119,9 @@ def write_midi(path: str | Path, notes: list[Note], *, text: str | None = None) 
         score.tracks.append(track)
     if text:
         score.markers.append(symusic.TextMeta(0, text))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".partial-", suffix=".mid", dir=path.parent)
-    os.close(fd)
-    try:
-        score.dump_midi(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a MIDI file is for sharing
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with partial_path(path, suffix=".mid") as tmp:
+        score.dump_midi(str(tmp))
     return path
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _ticks(seconds: float) -> int:

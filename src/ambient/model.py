@@ -15,40 +15,13 @@ the keys: q·(K + Er)ᵀ, and one fused attention call does the whole step.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from ambient.codec import PAD
-
-
-@dataclass
-class ModelConfig:
-    vocab_size: int = 391
-    context: int = 1024              # tokens the model attends over
-    n_layer: int = 6
-    n_head: int = 8
-    d_model: int = 256
-    dropout: float = 0.1             # on residual branches only (see attention note)
-    max_relative_distance: int = 0   # 0 means context // 2
-    positions: str = "relative"      # "relative" (the paper) or "absolute" (baseline)
-
-    def __post_init__(self):
-        if self.positions not in ("relative", "absolute"):
-            raise ValueError(f"positions must be 'relative' or 'absolute', not {self.positions!r}")
-        if self.d_model % self.n_head:
-            raise ValueError("d_model must be a multiple of n_head")
-        if self.max_relative_distance <= 0:
-            self.max_relative_distance = max(1, self.context // 2)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "ModelConfig":
-        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+from ambient.config import ModelConfig
 
 
 class KVCache:

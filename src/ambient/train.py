@@ -24,30 +24,15 @@ import torch.distributed as dist
 from safetensors.torch import load_file, save_file
 
 from ambient.checkpoint import WEIGHTS, save_model_dir
-from ambient.codec import DEFAULT_CODEC, PAD, decode, encode, vocab_size
-from ambient.errors import AmbientError
+from ambient.codec import DEFAULT_CODEC, PAD, TOKEN_SUFFIX, decode, encode_piece, read_tokens
+from ambient.errors import AmbientError, ParameterError
+from ambient.files import atomic_dir, recover_dir, write_text
 from ambient.midi import read_midi
-from ambient.model import ModelConfig, MusicTransformer
+from ambient.config import ModelConfig, TrainConfig
+from ambient.model import MusicTransformer
 from ambient.notes import stretch, transpose
 
 MIDI_SUFFIXES = (".mid", ".midi")
-TOKEN_SUFFIX = ".npy"
-
-
-@dataclass
-class TrainConfig:
-    steps: int = 2000
-    batch_size: int = 8            # windows per step, over all processes
-    learning_rate: float = 1e-3
-    warmup_steps: int = 100
-    weight_decay: float = 0.01
-    val_fraction: float = 0.1
-    val_every: int = 100
-    max_val_windows: int = 64
-    seed: int = 0
-    transpose: int = 3             # augmentation: uniform shift in [-3, 3] semitones (paper)
-    stretch: float = 0.05          # augmentation: time-stretch factor in [0.95, 1.05] (paper)
-    minutes: float = 0.0           # wall-clock budget; 0 means the step count decides
 
 
 @dataclass
@@ -65,7 +50,7 @@ def load_pieces(data_dir: str | Path, warn=print) -> list[Piece]:
     for path in sorted(p for p in data_dir.rglob("*") if p.suffix.lower() in MIDI_SUFFIXES + (TOKEN_SUFFIX,)):
         try:
             if path.suffix.lower() == TOKEN_SUFFIX:
-                notes = decode(np.load(path, allow_pickle=False))
+                notes = decode(read_tokens(path))
             else:
                 notes = read_midi(path)
         except (AmbientError, ValueError, OSError) as e:
@@ -93,7 +78,7 @@ def sample_batch(pieces: list[Piece], weights: np.ndarray, batch: int, context: 
         piece = pieces[rng.choice(len(pieces), p=weights)]
         notes = transpose(piece.notes, int(rng.integers(-cfg.transpose, cfg.transpose + 1)))
         notes = stretch(notes, float(rng.uniform(1 - cfg.stretch, 1 + cfg.stretch)))
-        tokens = encode(notes, add_start=True, add_end=True)
+        tokens = encode_piece(notes)
         begin = int(rng.integers(0, max(1, len(tokens) - context)))
         window = tokens[begin:begin + context + 1]
         out[row, :len(window)] = window
@@ -104,7 +89,7 @@ def validation_windows(pieces: list[Piece], context: int, limit: int) -> torch.T
     """Consecutive windows of the held-out pieces, unaugmented, the same on every run."""
     rows = []
     for piece in pieces:
-        tokens = encode(piece.notes, add_start=True, add_end=True)
+        tokens = encode_piece(piece.notes)
         for begin in range(0, max(1, len(tokens) - 1), context):
             window = np.full(context + 1, PAD, dtype=np.int64)
             chunk = tokens[begin:begin + context + 1]
@@ -138,8 +123,11 @@ def learning_rate(step: int, cfg: TrainConfig) -> float:
 
 
 def _save_checkpoint(directory: Path, model, optimizer, state: dict) -> None:
-    scratch = directory.with_name(directory.name + ".partial")
-    scratch.mkdir(parents=True, exist_ok=True)
+    with atomic_dir(directory) as scratch:
+        _write_checkpoint(scratch, model, optimizer, state)
+
+
+def _write_checkpoint(scratch: Path, model, optimizer, state: dict) -> None:
     save_file({k: v.contiguous() for k, v in model.state_dict().items() if k != "head.weight"},
               str(scratch / WEIGHTS))
     opt = optimizer.state_dict()
@@ -147,14 +135,6 @@ def _save_checkpoint(directory: Path, model, optimizer, state: dict) -> None:
                for i, s in opt["state"].items() for k, v in s.items()}
     save_file(tensors, str(scratch / "optimizer.safetensors"))
     (scratch / "state.json").write_text(json.dumps({**state, "param_groups": opt["param_groups"]}, indent=1))
-    old = directory.with_name(directory.name + ".old")
-    if directory.exists():
-        os.replace(directory, old)
-    os.replace(scratch, directory)
-    if old.exists():
-        for f in old.iterdir():
-            f.unlink()
-        old.rmdir()
 
 
 def _load_checkpoint(directory: Path, model, optimizer) -> dict:
@@ -187,9 +167,10 @@ def train(data_dir: str | Path, out_dir: str | Path, model_config: ModelConfig |
     have the same architecture.
     """
     cfg = cfg or TrainConfig()
-    model_config = model_config or ModelConfig(vocab_size=vocab_size(DEFAULT_CODEC))
+    model_config = model_config or ModelConfig()
     out_dir = Path(out_dir)
     checkpoint = out_dir / "checkpoint"
+    recover_dir(checkpoint)  # a checkpoint save killed between its two renames
     if checkpoint.exists() and not resume:
         raise AmbientError(f"{out_dir}: holds a training checkpoint; pass --resume to continue it "
                            "or choose another --out")
@@ -197,7 +178,7 @@ def train(data_dir: str | Path, out_dir: str | Path, model_config: ModelConfig |
         raise AmbientError(f"{checkpoint}: no checkpoint to resume")
     rank, world = _distributed()
     if cfg.batch_size % world:
-        raise AmbientError(f"--batch-size {cfg.batch_size} does not divide over {world} processes")
+        raise ParameterError("batch_size", f"{cfg.batch_size} does not divide over {world} processes")
     pieces = load_pieces(data_dir, warn=log if rank == 0 else (lambda message: None))
     train_set, val_set = split_pieces(pieces, cfg.val_fraction, cfg.seed)
     sizes = np.array([len(p.notes) for p in train_set], dtype=float)
@@ -294,6 +275,4 @@ def _record_final(out_dir: Path, state: dict) -> None:
         config = json.loads(path.read_text())
         config.setdefault("metrics", {})["history"] = state["history"]
         config["metrics"]["steps"] = state["step"]
-        scratch = path.with_name(path.name + ".partial")
-        scratch.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
-        os.replace(scratch, path)
+        write_text(path, json.dumps(config, indent=2, sort_keys=True) + "\n")

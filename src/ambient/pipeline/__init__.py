@@ -3,8 +3,8 @@
     from ambient.pipeline import Workspace, run
 """
 
-from ambient.pipeline.queries import latest_model, lineage, models, status
+from ambient.pipeline.queries import latest_model, lineage, model_dir, models, sources, status
 from ambient.pipeline.runner import run
 from ambient.pipeline.workspace import Workspace
 
-__all__ = ["Workspace", "latest_model", "lineage", "models", "run", "status"]
+__all__ = ["Workspace", "latest_model", "lineage", "model_dir", "models", "run", "sources", "status"]

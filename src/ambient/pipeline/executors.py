@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-from ambient.errors import AmbientError
+from ambient.config import PIPELINE_RUN
+from ambient.errors import AmbientError, ParameterError
 
 
 @dataclass
@@ -48,7 +49,7 @@ def _alarm(signum, frame):
     raise _TimedOut()
 
 
-def execute(job: Datum, retries: int = 3, timeout: float | None = None) -> Outcome:
+def execute(job: Datum, retries: int = PIPELINE_RUN.retries, timeout: float | None = PIPELINE_RUN.timeout) -> Outcome:
     """Run one datum to completion or to its last failed attempt."""
     started = time.monotonic()
     error = log = None
@@ -133,4 +134,4 @@ def make_executor(kind: str, workers: int):
         return SerialExecutor()
     if kind == "process":
         return ProcessExecutor(workers)
-    raise AmbientError(f"--executor must be serial or process, not {kind!r}")
+    raise ParameterError("executor", f"must be serial or process, not {kind!r}")

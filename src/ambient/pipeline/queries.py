@@ -3,28 +3,90 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from ambient.errors import AmbientError
 from ambient.pipeline.manifest import Manifest
 from ambient.pipeline.stages import SOURCE_REPO, standard_stages
-from ambient.pipeline.workspace import Workspace
+from ambient.pipeline.workspace import Workspace, is_workspace
+
+
+def source_files(ws: Workspace, manifest: Manifest) -> dict[str, tuple[str, int, int]]:
+    """The source repo as it is on disk now, without writing the manifest.
+
+    A file the manifest has not seen, or whose size or time changed, gets a content
+    hash of its own so that it plans as new work; nothing is hashed here.
+    """
+    known = manifest.files(SOURCE_REPO)
+    out = {}
+    for entry in os.scandir(ws.repo(SOURCE_REPO)):
+        if entry.is_file() and not entry.name.startswith("."):
+            st = entry.stat()
+            row = known.get(entry.name)
+            same = row is not None and (row[1], row[2]) == (st.st_size, st.st_mtime_ns)
+            out[entry.name] = row if same else (f"unhashed:{st.st_size}:{st.st_mtime_ns}", st.st_size, st.st_mtime_ns)
+    return out
 
 
 def status(ws: Workspace) -> dict[str, dict]:
-    """Per stage: datums done, to do (new, changed or failed) and failed, with reasons."""
+    """Per stage: datums done, to do and failed (with reasons).
+
+    "To do" counts the work a run would do now, including work waiting on an earlier
+    stage: two newly ingested files are two datums to do in every map stage and one
+    training, before anything has run.
+    """
     from ambient.pipeline.runner import plan  # plan only reads the manifest
 
     manifest = Manifest(ws.manifest_path)
     try:
         out = {}
+        waiting: set[str] = set()   # stems an earlier map stage will (re)write
+        upstream_changed = False    # an earlier stage will add, change or remove something
         for stage in standard_stages(ws.params):
-            desired, _, todo, _ = plan(ws, manifest, stage)
+            inputs = source_files(ws, manifest) if stage.input == SOURCE_REPO else None
+            desired, _, todo, gone = plan(ws, manifest, stage, inputs)
+            if stage.kind == "map":
+                pending = {Path(i).stem for i in todo} | waiting
+                done = len({Path(i).stem for i in desired} - pending)
+                to_do = len(pending)
+                waiting = pending
+            else:
+                to_do = 1 if (todo or upstream_changed) and (desired or waiting) else 0
+                done = len(desired) - len(todo) if not to_do else 0
+            upstream_changed = upstream_changed or bool(todo or gone)
             rows = manifest.datum_rows(stage.name)
             failed = {r["input"]: r["error"] for r in rows if r["status"] == "failed"}
-            out[stage.name] = {"done": len(desired) - len(todo), "to_do": len(todo), "failed": len(failed),
-                               "errors": failed}
+            out[stage.name] = {"done": done, "to_do": to_do, "failed": len(failed), "errors": failed}
         return out
+    finally:
+        manifest.close()
+
+
+def sources(ws: Workspace) -> list[dict]:
+    """Every source file by the name `ambient pipeline remove` takes, with how far it has come.
+
+    `stages` follows the file through each map stage's outputs: done, failed, or to do.
+    """
+    manifest = Manifest(ws.manifest_path)
+    try:
+        stages = [s for s in standard_stages(ws.params) if s.kind == "map"]
+        records = {s.name: {r["input"]: r["status"] for r in manifest.datum_rows(s.name)} for s in stages}
+        files = source_files(ws, manifest)
+        rows = []
+        for name in sorted(files):
+            progress, current = {}, name
+            for stage in stages:
+                state = records[stage.name].get(current) if current else None
+                if current is None or state is None or files[name][0].startswith("unhashed:"):
+                    progress[stage.name] = "to do"
+                    current = None
+                    continue
+                progress[stage.name] = "done" if state == "done" else state
+                made = [p for r, p in manifest.outputs(stage.name, current) if r == stage.output]
+                current = made[0] if state == "done" and made else None
+            rows.append({"name": name, "bytes": files[name][1], "stages": progress})
+        return rows
     finally:
         manifest.close()
 
@@ -76,6 +138,13 @@ def models(ws: Workspace) -> list[dict]:
                       "validation_loss": c.get("metrics", {}).get("validation_loss_nats_per_token"),
                       "fine_tuned_from": c.get("fine_tuned_from")})
     return sorted(found, key=lambda m: m["trained"], reverse=True)
+
+
+def model_dir(path: str | Path | None) -> Path | None:
+    """A model directory as given, or a pipeline workspace's newest model (None: the bundled one)."""
+    if path is not None and is_workspace(path):
+        return latest_model(Workspace(path))
+    return None if path is None else Path(path)
 
 
 def latest_model(ws: Workspace) -> Path:

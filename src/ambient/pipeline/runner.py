@@ -19,7 +19,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ambient.config import PIPELINE_RUN
 from ambient.errors import AmbientError
+from ambient.files import content_hash, replace_dir
 from ambient.pipeline.executors import Datum, make_executor
 from ambient.pipeline.manifest import Manifest
 from ambient.pipeline.stages import SOURCE_REPO, Stage, standard_stages
@@ -39,14 +41,6 @@ class StageReport:
 def datum_hash(stage: Stage, path: str, content: str) -> str:
     params = json.dumps(stage.params, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(f"{stage.name}\0{stage.version}\0{params}\0{path}\0{content}".encode()).hexdigest()
-
-
-def file_hash(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 @contextmanager
@@ -74,8 +68,9 @@ def workspace_lock(ws: Workspace):
             fcntl.lockf(f, fcntl.LOCK_UN)
 
 
-def run(ws: Workspace, stages: list[Stage] | None = None, *, executor: str = "process", workers: int = 2,
-        retries: int = 3, timeout: float | None = None, removals_only: bool = False,
+def run(ws: Workspace, stages: list[Stage] | None = None, *, executor: str = PIPELINE_RUN.executor,
+        workers: int = PIPELINE_RUN.workers, retries: int = PIPELINE_RUN.retries,
+        timeout: float | None = PIPELINE_RUN.timeout, removals_only: bool = False,
         on_progress=None, log=lambda message: None) -> dict[str, StageReport]:
     stages = stages if stages is not None else standard_stages(ws.params)
     with workspace_lock(ws):
@@ -125,7 +120,7 @@ def refresh_sources(ws: Workspace, manifest: Manifest) -> None:
             st = entry.stat()
             row = known.get(entry.name)
             if row is None or row[1] != st.st_size or row[2] != st.st_mtime_ns:
-                manifest.put_file(SOURCE_REPO, entry.name, file_hash(Path(entry.path)), st.st_size, st.st_mtime_ns)
+                manifest.put_file(SOURCE_REPO, entry.name, content_hash(Path(entry.path)), st.st_size, st.st_mtime_ns)
         for name in set(known) - seen:
             manifest.drop_file(SOURCE_REPO, name)
 
@@ -143,9 +138,14 @@ def _desired(stage: Stage, inputs: dict[str, tuple[str, int, int]]) -> dict[str,
     return {"/": datum_hash(stage, "/", "\n".join(f"{p}\t{inputs[p][0]}" for p in names))}
 
 
-def plan(ws: Workspace, manifest: Manifest, stage: Stage) -> tuple[dict[str, str], dict, list[str], list[str]]:
-    """(desired datums, input files, datums to run, datums to remove) for one stage."""
-    inputs = manifest.files(stage.input)
+def plan(ws: Workspace, manifest: Manifest, stage: Stage, inputs: dict | None = None
+         ) -> tuple[dict[str, str], dict, list[str], list[str]]:
+    """(desired datums, input files, datums to run, datums to remove) for one stage.
+
+    `inputs` stands in for the manifest's record of the input repo (status passes the
+    source repo as it is on disk, before a run has recorded it).
+    """
+    inputs = manifest.files(stage.input) if inputs is None else inputs
     desired = _desired(stage, inputs)
     existing = manifest.datums(stage.name)
     todo = [i for i, h in desired.items() if existing.get(i) != (h, "done")]
@@ -197,10 +197,7 @@ def _commit(ws: Workspace, manifest: Manifest, stage: Stage, job: Datum, result)
     repo = ws.repo(stage.output)
     if stage.kind == "reduce":  # a reduce datum's outputs get their own folder, named by the datum
         prefix = job.digest[:12] + "/"
-        target = repo / job.digest[:12]
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(scratch, target)
+        target = replace_dir(scratch, repo / job.digest[:12])
         written = sorted(prefix + p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file())
     else:
         written = sorted(p.relative_to(scratch).as_posix() for p in scratch.rglob("*") if p.is_file())
@@ -220,7 +217,7 @@ def _commit(ws: Workspace, manifest: Manifest, stage: Stage, job: Datum, result)
                 manifest.drop_file(r, p)
         for rel in written:
             st = (repo / rel).stat()
-            manifest.put_file(stage.output, rel, file_hash(repo / rel), st.st_size, st.st_mtime_ns)
+            manifest.put_file(stage.output, rel, content_hash(repo / rel), st.st_size, st.st_mtime_ns)
             manifest.put_output(stage.name, job.input, stage.output, rel)
             for parent in parents:
                 manifest.add_parent(stage.output, rel, stage.input, parent)

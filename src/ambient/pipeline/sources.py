@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
 from ambient.audio import AUDIO_SUFFIXES
+from ambient.config import PIPELINE_RUN
 from ambient.errors import AmbientError
+from ambient.files import write_text
 from ambient.ingest import IngestReport, ingest
 from ambient.pipeline.stages import SOURCE_REPO
 from ambient.pipeline.workspace import Workspace
@@ -28,7 +29,7 @@ def remove(ws: Workspace, name: str) -> Path:
     return path
 
 
-def watch(ws: Workspace, folder: str | Path, *, interval: float = 2.0, passes: int | None = None,
+def watch(ws: Workspace, folder: str | Path, *, interval: float = PIPELINE_RUN.watch_interval, passes: int | None = None,
           on_change=None) -> None:
     """Mirror a folder into the source repo: ingest what appears, remove what goes, then call on_change."""
     folder = Path(folder)
@@ -54,9 +55,7 @@ def watch(ws: Workspace, folder: str | Path, *, interval: float = 2.0, passes: i
                 state[str(source)] = {"stat": current[str(source)], "stored": stored.name}
             for source, _ in report.failed:
                 state[str(source)] = {"stat": current.get(str(source)), "stored": None}
-        partial = state_path.with_name(".watch.json.partial")
-        partial.write_text(json.dumps(state))
-        os.replace(partial, state_path)
+        write_text(state_path, json.dumps(state))
         if (changed or vanished) and on_change:
             on_change(report, vanished)
         if passes is None or count < passes:

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from ambient.config import ModelConfig, TrainConfig
+
 SOURCE_REPO = "audio"
 
 
@@ -50,26 +52,18 @@ def transcribe_stage(inputs: list[Path], out: Path, params: dict, context: dict)
 
 
 def tokenize_stage(inputs: list[Path], out: Path, params: dict, context: dict) -> None:
-    import numpy as np
-
-    from ambient.codec import encode
-    from ambient.errors import AmbientError
+    from ambient.codec import TOKEN_SUFFIX, encode_piece, write_tokens
     from ambient.midi import read_midi
 
     [source] = inputs
-    tokens = encode(read_midi(source), add_start=True, add_end=True)
-    if len(tokens) < 3:
-        raise AmbientError(f"{source}: no notes to tokenize")
-    np.save(out / f"{source.stem}.npy", tokens)
+    write_tokens(out / f"{source.stem}{TOKEN_SUFFIX}", encode_piece(read_midi(source)))
 
 
 def train_stage(inputs: list[Path], out: Path, params: dict, context: dict) -> None:
     """Train (or fine-tune) on every token file; resumes in its work dir after a crash."""
     import torch
 
-    from ambient.codec import vocab_size
-    from ambient.model import ModelConfig
-    from ambient.train import TrainConfig, train
+    from ambient.train import train
 
     torch.set_num_threads(int(params.get("threads", 1)))
     work = Path(context["work_dir"])
@@ -81,7 +75,7 @@ def train_stage(inputs: list[Path], out: Path, params: dict, context: dict) -> N
     model_dir = work / "model"
     model_fields = set(ModelConfig.__dataclass_fields__) - {"vocab_size"}
     train_fields = set(TrainConfig.__dataclass_fields__)
-    model_config = ModelConfig(vocab_size=vocab_size(), **{k: v for k, v in params.items() if k in model_fields})
+    model_config = ModelConfig(**{k: v for k, v in params.items() if k in model_fields})
     cfg = TrainConfig(**{k: v for k, v in params.items() if k in train_fields})
     previous = context.get("previous") if params.get("fine_tune") else None
     train(data, model_dir, model_config, cfg, resume=(model_dir / "checkpoint").exists(), init_from=previous,
@@ -90,12 +84,17 @@ def train_stage(inputs: list[Path], out: Path, params: dict, context: dict) -> N
         shutil.copyfile(model_dir / name, out / name)
 
 
+_MODEL, _TRAIN = ModelConfig(), TrainConfig()
+# The train stage's parameters: the model's shape and training loop from their configs;
+# the pipeline trains half as long as `ambient train` by default, on one thread, since
+# it runs beside the map stages' workers.
 DEFAULT_PARAMS = {
     "decode": {},
     "transcribe": {},
     "tokenize": {},
-    "train": {"steps": 1000, "batch_size": 8, "context": 512, "n_layer": 4, "n_head": 8, "d_model": 256,
-              "val_every": 100, "fine_tune": False, "threads": 1},
+    "train": {"steps": _TRAIN.steps // 2, "batch_size": _TRAIN.batch_size, "context": _MODEL.context,
+              "n_layer": _MODEL.n_layer, "n_head": _MODEL.n_head, "d_model": _MODEL.d_model,
+              "val_every": _TRAIN.val_every, "fine_tune": False, "threads": 1},
 }
 
 

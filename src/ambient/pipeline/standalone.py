@@ -7,13 +7,14 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+from ambient.config import PIPELINE_RUN
 from ambient.errors import AmbientError
 from ambient.pipeline.executors import Datum, execute
 from ambient.pipeline.stages import DEFAULT_PARAMS, standard_stages
 
 
 def run_stage(name: str, input_dir: str | Path, output_dir: str | Path, params: dict | None = None,
-              retries: int = 3) -> list[tuple[str, str]]:
+              retries: int = PIPELINE_RUN.retries) -> list[tuple[str, str]]:
     """Run stage `name` on every input file (map) or on the whole folder (reduce).
 
     Returns (input, error) for each datum that failed; the others' outputs are in output_dir.

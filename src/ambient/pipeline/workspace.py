@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 
 from ambient.errors import AmbientError
+from ambient.files import write_text
 from ambient.pipeline.stages import DEFAULT_PARAMS, SOURCE_REPO
 
 SETTINGS = "ambient.json"
@@ -23,6 +24,10 @@ SETTINGS = "ambient.json"
 
 def default_root() -> Path:
     return Path(os.environ.get("AMBIENT_HOME", "ambient-workspace"))
+
+
+def is_workspace(path: str | Path) -> bool:
+    return (Path(path) / SETTINGS).is_file()
 
 
 class Workspace:
@@ -39,7 +44,7 @@ class Workspace:
         for name in (SOURCE_REPO, "wav", "midi", "tokens", "models"):
             (root / "repos" / name).mkdir(parents=True, exist_ok=True)
         merged = {k: {**v, **(params or {}).get(k, {})} for k, v in DEFAULT_PARAMS.items()}
-        (root / SETTINGS).write_text(json.dumps({"version": 1, "params": merged}, indent=2, sort_keys=True) + "\n")
+        write_text(root / SETTINGS, json.dumps({"version": 1, "params": merged}, indent=2, sort_keys=True) + "\n")
         return cls(root)
 
     @property
@@ -51,9 +56,7 @@ class Workspace:
         if stage not in settings["params"]:
             raise AmbientError(f"no stage {stage!r} (stages: {', '.join(settings['params'])})")
         settings["params"][stage][key] = value
-        partial = self.root / f".{SETTINGS}.partial"
-        partial.write_text(json.dumps(settings, indent=2, sort_keys=True) + "\n")
-        os.replace(partial, self.root / SETTINGS)
+        write_text(self.root / SETTINGS, json.dumps(settings, indent=2, sort_keys=True) + "\n")
 
     def repo(self, name: str) -> Path:
         return self.root / "repos" / name

@@ -19,15 +19,16 @@ from pathlib import Path
 import numpy as np
 
 from ambient.audio import audio_writer, output_format, read_blocks
-from ambient.errors import AmbientError
+from ambient.config import RENDER
+from ambient.errors import AmbientError, ParameterError
 from ambient.loudness import LoudnessMeter
 from ambient.notes import Note, piece_end, stretch
 from ambient.render.presets import Preset, moving_filter, preset
 from ambient.render.synth import NoiseBed, SynthVoices
 
-RATE = 44100
-TARGET_LUFS = -16.0   # streaming services' common reference for quiet genres
-PEAK_DBFS = -1.0
+RATE = RENDER.rate
+TARGET_LUFS = RENDER.target_lufs
+PEAK_DBFS = RENDER.peak_dbfs
 BLOCK = 1 << 16       # about 1.5 s at 44.1 kHz
 FILTER_STEP = 1024    # the moving filter's cutoff is updated every 23 ms
 
@@ -45,19 +46,19 @@ def render_length(notes: list[Note], p: Preset, rate: int = RATE) -> int:
     return int(math.ceil((piece_end(notes) + p.tail) * rate))
 
 
-def render(notes: list[Note], path: str | Path, instrument: str | Preset = "stratosphere", *, seed: int = 0,
-           tempo: float = 1.0, stretch_factor: float = 1.0, soundfont: str | Path | None = None, program: int = 0,
-           rate: int = RATE, target_lufs: float = TARGET_LUFS, peak_dbfs: float = PEAK_DBFS,
-           on_progress=None) -> RenderReport:
+def render(notes: list[Note], path: str | Path, instrument: str | Preset = RENDER.instrument, *,
+           seed: int = RENDER.seed, tempo: float = RENDER.tempo, stretch_factor: float = RENDER.stretch_factor,
+           soundfont: str | Path | None = None, program: int = RENDER.program, rate: int = RATE,
+           target_lufs: float = TARGET_LUFS, peak_dbfs: float = PEAK_DBFS, on_progress=None) -> RenderReport:
     path = Path(path)
     output_format(path)
     p = instrument if isinstance(instrument, Preset) else preset(instrument)
     if not notes:
         raise AmbientError("nothing to render: the piece has no notes")
     if tempo <= 0:
-        raise AmbientError(f"--tempo must be above 0, got {tempo}")
+        raise ParameterError("tempo", f"must be above 0, got {tempo}")
     if stretch_factor < 1:
-        raise AmbientError(f"--stretch must be 1 or more, got {stretch_factor}")
+        raise ParameterError("stretch_factor", f"must be 1 or more, got {stretch_factor}")
     notes = stretch(notes, 1.0 / tempo)
     if soundfont is not None:
         from ambient.render.soundfont import SoundFontVoices

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ambient.errors import AmbientError
+from ambient.errors import AmbientError, ParameterError
 from ambient.notes import Note
 
 
@@ -14,10 +14,10 @@ def _fluidsynth():
     try:
         import fluidsynth
     except ImportError:
-        raise AmbientError("--soundfont needs FluidSynth: pip install pyfluidsynth, and the library "
+        raise AmbientError("SoundFont rendering needs FluidSynth: pip install pyfluidsynth, and the library "
                            "(apt-get install libfluidsynth3)") from None
     except OSError as e:  # pyfluidsynth is there but libfluidsynth is not
-        raise AmbientError(f"--soundfont needs the FluidSynth library (apt-get install libfluidsynth3): {e}") from None
+        raise AmbientError(f"SoundFont rendering needs the FluidSynth library (apt-get install libfluidsynth3): {e}") from None
     return fluidsynth
 
 
@@ -29,7 +29,7 @@ class SoundFontVoices:
         if not soundfont.is_file():
             raise AmbientError(f"{soundfont}: no such SoundFont")
         if not 0 <= program <= 127:
-            raise AmbientError(f"--program must be 0-127, got {program}")
+            raise ParameterError("program", f"must be 0-127, got {program}")
         fluidsynth = _fluidsynth()
         self.synth = fluidsynth.Synth(samplerate=float(rate))
         sfid = self.synth.sfload(str(soundfont))

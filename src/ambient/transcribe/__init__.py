@@ -9,24 +9,55 @@ fraction of the note's own peak (the reverb tail is not the note), re-strikes sp
 onset peaks, harmonic echoes of a louder note dropped, velocity from the mix's level.
 
 A transcriber is any object with `name`, `settings()` and `notes(model, posteriors, audio)`;
-the name and settings go into every MIDI file written.
+the name and settings go into every MIDI file written. `transcribe_files` is the batch
+front door: it names each output and lets a bad file fail alone.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ambient.audio import decode
-from ambient.errors import AmbientError
+from ambient.errors import AmbientError, ParameterError
 from ambient.midi import write_midi
 from ambient.notes import Note
 from ambient.transcribe.basic_pitch import BasicPitchDefaults, BasicPitchModel
 from ambient.transcribe.cleanup import AmbientCleanup
 
 TRANSCRIBERS = {"ambient": AmbientCleanup, "basic-pitch": BasicPitchDefaults}
+MIDI_SUFFIXES = (".mid", ".midi")
+
+
+def transcriber(method: str = "ambient", **settings):
+    """A transcriber by name; settings are its fields (only `ambient` has any to set)."""
+    if method not in TRANSCRIBERS:
+        raise ParameterError("method", f"must be one of {', '.join(TRANSCRIBERS)}, not {method!r}")
+    if method == "basic-pitch":
+        return BasicPitchDefaults()
+    return TRANSCRIBERS[method](**settings)
+
+
+def output_path(source: str | Path, output: str | Path | None, several: bool = False) -> Path:
+    """Where a source's MIDI goes: beside it, at `output` (a .mid file), or inside `output` (a folder)."""
+    source = Path(source)
+    if output is None:
+        return source.with_suffix(".mid")
+    output = Path(output)
+    if output.suffix.lower() in MIDI_SUFFIXES:
+        if several:
+            raise AmbientError(f"{output}: give a folder as the output when transcribing several files")
+        return output
+    return output / f"{source.stem}.mid"
+
+
+@dataclass
+class TranscriptionReport:
+    written: list[tuple[Path, Path, int]] = field(default_factory=list)  # (source, MIDI, notes)
+    failed: list[tuple[Path, str]] = field(default_factory=list)         # (source, one-line reason)
 
 
 def transcribe_audio(audio: np.ndarray, method=None, model: BasicPitchModel | None = None) -> list[Note]:
@@ -47,3 +78,22 @@ def transcribe_file(path: str | Path, out: str | Path, method=None, model: Basic
     write_midi(out, notes, text=json.dumps({"transcriber": method.name, "settings": method.settings(),
                                             "source": Path(path).name}, sort_keys=True))
     return notes
+
+
+def transcribe_files(sources: list[str | Path], output: str | Path | None = None, method=None,
+                     model: BasicPitchModel | None = None, on_file=None) -> TranscriptionReport:
+    """Transcribe several files; a bad one is reported and the others still written."""
+    sources = [Path(s) for s in sources]
+    targets = [output_path(s, output, several=len(sources) > 1) for s in sources]  # before any work
+    model = model or BasicPitchModel()
+    report = TranscriptionReport()
+    for source, target in zip(sources, targets):
+        try:
+            notes = transcribe_file(source, target, method, model)
+        except AmbientError as e:
+            report.failed.append((source, str(e)))
+        else:
+            report.written.append((source, target, len(notes)))
+        if on_file:
+            on_file(source)
+    return report

@@ -10,33 +10,14 @@ min-p filtering, driven by one seeded generator so a seed reproduces a file bit 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 
 from ambient.codec import DEFAULT_CODEC, END, PAD, START, TIME_SHIFT, CodecConfig, decode, encode, velocity_offset
-from ambient.errors import AmbientError
+from ambient.config import CONTINUATION, Sampling
+from ambient.errors import ParameterError
 from ambient.model import MusicTransformer
 from ambient.notes import Note, piece_end, shift
-
-
-@dataclass(frozen=True)
-class Sampling:
-    temperature: float = 1.0
-    top_k: int = 0        # 0: no limit
-    top_p: float = 0.95   # 1.0: no limit
-    min_p: float = 0.0    # 0.0: no limit
-
-    def check(self) -> None:
-        if not self.temperature > 0:
-            raise AmbientError(f"--temperature must be above 0, got {self.temperature}")
-        if self.top_k < 0:
-            raise AmbientError(f"--top-k must be 0 (off) or more, got {self.top_k}")
-        if not 0 < self.top_p <= 1:
-            raise AmbientError(f"--top-p must be in (0, 1], got {self.top_p}")
-        if not 0 <= self.min_p < 1:
-            raise AmbientError(f"--min-p must be in [0, 1), got {self.min_p}")
 
 
 def filter_logits(logits: torch.Tensor, s: Sampling) -> torch.Tensor:
@@ -61,7 +42,7 @@ def primer_tokens(notes: list[Note], primer_seconds: float | None = None,
     """Tokens for the primer and the primer notes they stand for (its last N seconds)."""
     if primer_seconds is not None:
         if primer_seconds <= 0:
-            raise AmbientError(f"--primer-seconds must be above 0, got {primer_seconds}")
+            raise ParameterError("primer_seconds", f"must be above 0, got {primer_seconds}")
         cut = max(0.0, piece_end(notes) - primer_seconds)
         notes = shift([Note(max(n.start, cut), n.end, n.pitch, n.velocity, n.program)
                        for n in notes if n.end > cut], -cut)
@@ -70,21 +51,22 @@ def primer_tokens(notes: list[Note], primer_seconds: float | None = None,
 
 @torch.inference_mode()
 def continue_tokens(model: MusicTransformer, primer: np.ndarray, *, length: int | None = None,
-                    seconds: float | None = None, sampling: Sampling = Sampling(), variations: int = 1,
-                    seed: int = 0, codec: CodecConfig = DEFAULT_CODEC, on_step=None) -> list[np.ndarray]:
+                    seconds: float | None = None, sampling: Sampling = Sampling(),
+                    variations: int = CONTINUATION.variations, seed: int = CONTINUATION.seed,
+                    codec: CodecConfig = DEFAULT_CODEC, on_step=None) -> list[np.ndarray]:
     """New tokens after the primer, one array per variation.
 
     Stops after `length` tokens, or once every variation has moved `seconds` forward.
     """
     sampling.check()
     if (length is None) == (seconds is None):
-        raise AmbientError("give exactly one of --length (tokens) or --seconds")
+        raise ParameterError("length", "and seconds: give exactly one of the two")
     if length is not None and length <= 0:
-        raise AmbientError(f"--length must be at least 1 token, got {length}")
+        raise ParameterError("length", f"must be at least 1 token, got {length}")
     if seconds is not None and seconds <= 0:
-        raise AmbientError(f"--seconds must be above 0, got {seconds}")
+        raise ParameterError("seconds", f"must be above 0, got {seconds}")
     if variations < 1:
-        raise AmbientError(f"--variations must be at least 1, got {variations}")
+        raise ParameterError("variations", f"must be at least 1, got {variations}")
     budget = length if length is not None else int(seconds * 400) + 1000  # ample tokens per second
     target_steps = None if seconds is None else int(round(seconds / codec.step_seconds))
     context = model.config.context

@@ -8,36 +8,31 @@ from typing import Optional
 
 import typer
 
+from ambient.cli.output import fail_if, print_error, progress, report_ingest
+from ambient.config import PIPELINE_RUN
+from ambient.pipeline.stages import DEFAULT_PARAMS
+
+TRAIN = DEFAULT_PARAMS["train"]
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Turn a collection into a model, redoing only what changed.")
 WORKSPACE = typer.Option(None, "--workspace", "-w", help="Workspace folder (default $AMBIENT_HOME or ./ambient-workspace).")
 
 
-def _console():
-    from ambient.cli import console
-
-    return console
-
-
-def _print_error(message: str) -> None:
-    _console().print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
-
-
 @app.command()
 def init(
     folder: Optional[Path] = typer.Argument(None, help="Where to create it (default ./ambient-workspace)."),
-    steps: int = typer.Option(1000, help="Training steps per model."),
-    layers: int = typer.Option(4),
-    d_model: int = typer.Option(256),
-    heads: int = typer.Option(8),
-    context: int = typer.Option(512),
-    batch_size: int = typer.Option(8),
-    fine_tune: bool = typer.Option(False, help="Continue from the last model instead of training afresh."),
+    steps: int = typer.Option(TRAIN["steps"], help="Training steps per model."),
+    n_layer: int = typer.Option(TRAIN["n_layer"], "--layers"),
+    d_model: int = typer.Option(TRAIN["d_model"]),
+    n_head: int = typer.Option(TRAIN["n_head"], "--heads"),
+    context: int = typer.Option(TRAIN["context"]),
+    batch_size: int = typer.Option(TRAIN["batch_size"]),
+    fine_tune: bool = typer.Option(TRAIN["fine_tune"], help="Continue from the last model instead of training afresh."),
 ):
     """Create a workspace."""
     from ambient.pipeline import Workspace
 
-    train = {"steps": steps, "n_layer": layers, "d_model": d_model, "n_head": heads, "context": context,
+    train = {"steps": steps, "n_layer": n_layer, "d_model": d_model, "n_head": n_head, "context": context,
              "batch_size": batch_size, "fine_tune": fine_tune}
     ws = Workspace.init(folder, {"train": train})
     typer.echo(f"{ws.root}: workspace ready; next: ambient pipeline ingest MUSIC_FOLDER -w {ws.root}")
@@ -72,25 +67,19 @@ def ingest(paths: list[Path] = typer.Argument(...), workspace: Optional[Path] = 
     from ambient.pipeline import Workspace
     from ambient.pipeline.sources import add
 
-    from ambient.cli import report_ingest
-
     report_ingest(add(Workspace(workspace), paths))
 
 
 def _run(ws, **options) -> int:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
     from ambient.pipeline import run
 
-    console = _console()
-    with Progress(TextColumn("{task.description:<11}"), BarColumn(), MofNCompleteColumn(), console=console,
-                  disable=not console.is_terminal) as progress:
+    with progress(label_width=11, eta=False) as bars:
         tasks = {}
 
         def on_progress(stage, done, total):
             if stage not in tasks:
-                tasks[stage] = progress.add_task(stage, total=total)
-            progress.update(tasks[stage], completed=done, total=total)
+                tasks[stage] = bars.add_task(stage, total=total)
+            bars.update(tasks[stage], completed=done, total=total)
 
         reports = run(ws, on_progress=on_progress, **options)
     failed = 0
@@ -98,7 +87,7 @@ def _run(ws, **options) -> int:
         typer.echo(f"{name:<11} processed {r.processed}, skipped {r.skipped}, removed {r.removed}, "
                    f"failed {len(r.failed)}")
         for _, error in r.failed:
-            _print_error(f"{name}: {error}")
+            print_error(f"{name}: {error}")
         failed += len(r.failed)
     return failed
 
@@ -106,31 +95,41 @@ def _run(ws, **options) -> int:
 @app.command("run")
 def run_command(
     workspace: Optional[Path] = WORKSPACE,
-    workers: int = typer.Option(2, help="Processes for map stages."),
-    executor: str = typer.Option("process", help="process or serial."),
-    retries: int = typer.Option(3, help="Attempts per datum before it fails."),
-    timeout: Optional[float] = typer.Option(None, help="Seconds a datum may take."),
+    workers: int = typer.Option(PIPELINE_RUN.workers, help="Processes for map stages."),
+    executor: str = typer.Option(PIPELINE_RUN.executor, help="process or serial."),
+    retries: int = typer.Option(PIPELINE_RUN.retries, help="Attempts per datum before it fails."),
+    timeout: Optional[float] = typer.Option(PIPELINE_RUN.timeout, help="Seconds a datum may take."),
 ):
     """Bring every stage up to date."""
     from ambient.pipeline import Workspace
 
-    if _run(Workspace(workspace), workers=workers, executor=executor, retries=retries, timeout=timeout):
-        raise typer.Exit(1)
+    fail_if(_run(Workspace(workspace), workers=workers, executor=executor, retries=retries, timeout=timeout))
 
 
 @app.command()
 def status(workspace: Optional[Path] = WORKSPACE, as_json: bool = typer.Option(False, "--json")):
-    """Datums done, to do and failed, per stage."""
-    from ambient.pipeline import Workspace, status as query
+    """Datums done, to do and failed, per stage (--json: with every source)."""
+    from ambient.pipeline import Workspace, sources as listing, status as query
 
-    report = query(Workspace(workspace))
+    ws = Workspace(workspace)
+    report = query(ws)
     if as_json:
-        typer.echo(json.dumps(report, indent=2))
+        typer.echo(json.dumps({"stages": report, "sources": listing(ws)}, indent=2))
         return
     for name, s in report.items():
         typer.echo(f"{name:<11} done {s['done']}, to do {s['to_do']}, failed {s['failed']}")
         for input_, error in s["errors"].items():
             typer.echo(f"  {input_}: {error}")
+
+
+@app.command()
+def sources(workspace: Optional[Path] = WORKSPACE):
+    """Every source by the name `ambient pipeline remove` takes, and how far it has come."""
+    from ambient.pipeline import Workspace, sources as listing
+
+    for row in listing(Workspace(workspace)):
+        stages = ", ".join(f"{stage} {state}" for stage, state in row["stages"].items())
+        typer.echo(f"{row['name']}  {row['bytes']} bytes  {stages}")
 
 
 @app.command()
@@ -201,7 +200,7 @@ def export(
 
 @app.command()
 def watch(folder: Path = typer.Argument(...), workspace: Optional[Path] = WORKSPACE,
-          interval: float = typer.Option(5.0, help="Seconds between looks."),
+          interval: float = typer.Option(PIPELINE_RUN.watch_interval, help="Seconds between looks."),
           passes: Optional[int] = typer.Option(None, help="Stop after this many looks (default: never).")):
     """Ingest and run whenever audio appears in or leaves a folder."""
     from ambient.pipeline import Workspace

@@ -1,0 +1,129 @@
+"""From records to a model by hand: `ingest`, `transcribe`, `train`, and `stage` for other engines."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ambient.cli.output import fail_if, print_error, progress, report_ingest
+from ambient.config import ModelConfig, TrainConfig, field_default
+from ambient.transcribe.cleanup import AmbientCleanup
+
+CLEANUP, MODEL, TRAINING = AmbientCleanup(), ModelConfig(), TrainConfig()
+
+
+def ingest(
+    paths: list[Path] = typer.Argument(..., help="Audio files or folders (searched recursively)."),
+    into: Path = typer.Option(Path("collection"), "--into", help="Folder to copy the audio into."),
+):
+    """Copy audio into a collection: standard names, duplicates skipped."""
+    from ambient.ingest import ingest as copy_in
+
+    report_ingest(copy_in(paths, into))
+
+
+def transcribe(
+    sources: list[Path] = typer.Argument(..., help="Audio files to transcribe."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="MIDI file (one source) or folder."),
+    method: str = typer.Option("ambient", help="ambient (tuned for sustained sound) or basic-pitch (its defaults)."),
+    frame_high: float = typer.Option(CLEANUP.frame_high, help="ambient: a note's activation must pass this."),
+    frame_low: float = typer.Option(CLEANUP.frame_low, help="ambient: ... and lasts while above this."),
+    merge_gap: float = typer.Option(CLEANUP.merge_gap, help="ambient: seconds of dip bridged inside a held note."),
+    release_ratio: float = typer.Option(CLEANUP.release_ratio,
+                                        help="ambient: a note ends below this share of its peak."),
+    onset_threshold: float = typer.Option(CLEANUP.onset_threshold,
+                                          help="Onset peak strength that places or splits a note."),
+    restrike_rise: float = typer.Option(CLEANUP.restrike_rise,
+                                        help="ambient: activation rise that confirms a re-strike."),
+    onset_search: float = typer.Option(CLEANUP.onset_search,
+                                       help="ambient: seconds around a start searched for its onset."),
+    attack_search: float = typer.Option(CLEANUP.attack_search,
+                                        help="ambient: seconds a slow swell's start may move back."),
+    min_note: float = typer.Option(CLEANUP.min_note, help="ambient: seconds; shorter notes are dropped."),
+    harmonic_ratio: float = typer.Option(CLEANUP.harmonic_ratio,
+                                         help="ambient: echoes of a louder note below this share go."),
+):
+    """Transcribe audio to MIDI with basic-pitch, cleaned up for ambient sound."""
+    from ambient.transcribe import transcribe_files, transcriber
+
+    settings = dict(frame_high=frame_high, frame_low=frame_low, merge_gap=merge_gap, release_ratio=release_ratio,
+                    onset_threshold=onset_threshold, restrike_rise=restrike_rise, onset_search=onset_search,
+                    attack_search=attack_search, min_note=min_note, harmonic_ratio=harmonic_ratio)
+    report = transcribe_files(sources, output, transcriber(method, **settings))
+    for source, target, count in report.written:
+        typer.echo(f"{target}: {count} notes from {source}")
+    for _, reason in report.failed:
+        print_error(reason)
+    fail_if(len(report.failed))
+
+
+def train(
+    data_dir: Path = typer.Argument(..., help="Folder of MIDI (.mid) or token (.npy) files."),
+    out: Path = typer.Option(..., "--out", "-o", help="Model directory to write."),
+    steps: int = typer.Option(TRAINING.steps, help="Optimizer steps."),
+    batch_size: int = typer.Option(TRAINING.batch_size, help="Windows per step (over all processes)."),
+    learning_rate: float = typer.Option(TRAINING.learning_rate),
+    warmup_steps: int = typer.Option(TRAINING.warmup_steps),
+    val_every: int = typer.Option(TRAINING.val_every, help="Validate and checkpoint every N steps."),
+    minutes: float = typer.Option(TRAINING.minutes, help="Stop after this many minutes (0: run every step)."),
+    seed: int = typer.Option(TRAINING.seed),
+    context: int = typer.Option(MODEL.context, help="Tokens of context."),
+    n_layer: int = typer.Option(MODEL.n_layer, "--layers"),
+    n_head: int = typer.Option(MODEL.n_head, "--heads"),
+    d_model: int = typer.Option(MODEL.d_model),
+    dropout: float = typer.Option(MODEL.dropout),
+    max_relative_distance: int = typer.Option(field_default(ModelConfig, "max_relative_distance"),
+                                              help="0: half the context."),
+    positions: str = typer.Option(MODEL.positions, help="relative (Music Transformer) or absolute."),
+    resume: bool = typer.Option(False, help="Continue from OUT/checkpoint."),
+    threads: int = typer.Option(0, help="CPU threads (0: torch's default)."),
+    device: str = typer.Option("cpu", help="cpu or cuda."),
+):
+    """Train a Music Transformer on a folder of MIDI files."""
+    import torch
+
+    from ambient.train import train as fit
+
+    if threads:
+        torch.set_num_threads(threads)
+    model_config = ModelConfig(context=context, n_layer=n_layer, n_head=n_head, d_model=d_model, dropout=dropout,
+                               max_relative_distance=max_relative_distance, positions=positions)
+    cfg = TrainConfig(steps=steps, batch_size=batch_size, learning_rate=learning_rate, warmup_steps=warmup_steps,
+                      val_every=val_every, seed=seed, minutes=minutes)
+    with progress() as bar:
+        summary = fit(data_dir, out, model_config, cfg, resume=resume, device=device, progress=bar,
+                      log=lambda m: bar.console.print(m, markup=False, highlight=False),
+                      command=" ".join(["ambient", *sys.argv[1:]]))
+    typer.echo(f"{out}: best validation loss {summary['best_validation_loss']:.4f} nats/token "
+               f"after {summary['steps']} steps")
+
+
+def stage(
+    name: str = typer.Argument(..., help="decode, transcribe, tokenize or train."),
+    input_dir: Path = typer.Option(..., "--input", help="Folder of the stage's input files."),
+    output_dir: Path = typer.Option(..., "--output", help="Folder to write its outputs into."),
+    params: str = typer.Option("{}", help="Stage parameters as JSON, e.g. '{\"steps\": 500}'."),
+):
+    """Run one pipeline stage over plain folders (a container entry point for other engines)."""
+    import json
+
+    from ambient.errors import ParameterError
+    from ambient.pipeline.standalone import run_stage
+
+    try:
+        settings = json.loads(params)
+    except json.JSONDecodeError as e:
+        raise ParameterError("params", f"is not JSON ({e})") from None
+    failed = run_stage(name, input_dir, output_dir, settings)
+    for _, error in failed:
+        print_error(error)
+    fail_if(len(failed))
+
+
+def register(app: typer.Typer) -> None:
+    for command in (ingest, transcribe, train, stage):
+        app.command()(command)
+

@@ -1,0 +1,128 @@
+"""Every default in one place: the settings the layers take, as dataclasses.
+
+The model's shape, training, sampling and rendering each have one config here, and
+every front door (CLI options, pipeline parameters, the Python API) reads its defaults
+from these. The module imports no torch, so `ambient --help` can show them at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import MISSING, asdict, dataclass, field, fields
+
+from ambient.codec import vocab_size
+from ambient.errors import ParameterError
+
+
+@dataclass
+class ModelConfig:
+    vocab_size: int = field(default_factory=vocab_size)  # the codec's, never a literal
+    context: int = 512               # tokens the model attends over
+    n_layer: int = 4
+    n_head: int = 8
+    d_model: int = 256
+    dropout: float = 0.1             # on residual branches only (see the attention note in model.py)
+    max_relative_distance: int = 0   # 0 means context // 2
+    positions: str = "relative"      # "relative" (the paper) or "absolute" (baseline)
+
+    def __post_init__(self):
+        if self.positions not in ("relative", "absolute"):
+            raise ParameterError("positions", f"must be 'relative' or 'absolute', not {self.positions!r}")
+        for name in ("context", "n_layer", "n_head", "d_model"):
+            if getattr(self, name) < 1:
+                raise ParameterError(name, f"must be at least 1, got {getattr(self, name)}")
+        if self.d_model % self.n_head:
+            raise ParameterError("d_model", f"must be a multiple of n_head ({self.n_head}), got {self.d_model}")
+        if not 0 <= self.dropout < 1:
+            raise ParameterError("dropout", f"must be in [0, 1), got {self.dropout}")
+        if self.max_relative_distance <= 0:
+            self.max_relative_distance = max(1, self.context // 2)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 2000
+    batch_size: int = 8            # windows per step, over all processes
+    learning_rate: float = 1e-3
+    warmup_steps: int = 100
+    weight_decay: float = 0.01
+    val_fraction: float = 0.1
+    val_every: int = 100
+    max_val_windows: int = 64
+    seed: int = 0
+    transpose: int = 3             # augmentation: uniform shift in [-3, 3] semitones (paper)
+    stretch: float = 0.05          # augmentation: time-stretch factor in [0.95, 1.05] (paper)
+    minutes: float = 0.0           # wall-clock budget; 0 means the step count decides
+
+    def __post_init__(self):
+        for name in ("steps", "batch_size", "val_every"):
+            if getattr(self, name) < 1:
+                raise ParameterError(name, f"must be at least 1, got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
+class Sampling:
+    temperature: float = 1.0
+    top_k: int = 0        # 0: no limit
+    top_p: float = 0.95   # 1.0: no limit
+    min_p: float = 0.0    # 0.0: no limit
+
+    def check(self) -> None:
+        if not self.temperature > 0:
+            raise ParameterError("temperature", f"must be above 0, got {self.temperature}")
+        if self.top_k < 0:
+            raise ParameterError("top_k", f"must be 0 (off) or more, got {self.top_k}")
+        if not 0 < self.top_p <= 1:
+            raise ParameterError("top_p", f"must be in (0, 1], got {self.top_p}")
+        if not 0 <= self.min_p < 1:
+            raise ParameterError("min_p", f"must be in [0, 1), got {self.min_p}")
+
+
+@dataclass(frozen=True)
+class Continuation:
+    """How much to generate and from what, beside the sampling itself."""
+    seconds: float = 60.0          # used when neither length nor seconds is given
+    variations: int = 1
+    seed: int = 0
+    program: int = 89              # General MIDI program of the written MIDI (89: warm pad)
+    threads: int = 1               # one thread is fastest for one piece on a shared machine
+
+
+@dataclass(frozen=True)
+class RenderConfig:
+    instrument: str = "stratosphere"
+    seed: int = 0
+    tempo: float = 1.0             # 0.5 plays at half speed
+    stretch_factor: float = 1.0    # Paulstretch this many times longer
+    program: int = 0               # SoundFont program, General MIDI numbering from 0
+    rate: int = 44100
+    target_lufs: float = -16.0     # streaming services' common reference for quiet genres
+    peak_dbfs: float = -1.0
+    audio_format: str = "wav"
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """How `ambient pipeline run` executes datums."""
+    executor: str = "process"      # serial or process
+    workers: int = 2               # processes for map stages
+    retries: int = 3               # attempts per datum before it fails
+    timeout: float | None = None   # seconds a datum may take
+    watch_interval: float = 5.0    # seconds between looks at a watched folder
+
+
+def field_default(config: type, name: str):
+    """A config field's declared default (before `__post_init__` fills in derived values)."""
+    [f] = [f for f in fields(config) if f.name == name]
+    return f.default_factory() if f.default is MISSING else f.default
+
+
+CONTINUATION = Continuation()
+PIPELINE_RUN = RunConfig()
+RENDER = RenderConfig()
