@@ -24,10 +24,13 @@ DEFAULT_MODEL_DIR = Path(__file__).parent / "data" / "default-model"
 
 
 def save_model_dir(directory: str | Path, model: MusicTransformer, codec: CodecConfig = DEFAULT_CODEC,
-                   **info) -> Path:
-    """Write a model directory atomically: a complete new one replaces the old."""
+                   keep: tuple[str, ...] = (), **info) -> Path:
+    """Write a model directory atomically: a complete new one replaces the old.
+
+    Entries named in `keep` (training's `checkpoint/`) move from the old one to the new.
+    """
     directory = Path(directory)
-    with atomic_dir(directory) as scratch:
+    with atomic_dir(directory, keep) as scratch:
         config = {"model": model.config.to_dict(), "codec": codec.to_dict(), **info}
         (scratch / CONFIG).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
         weights = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()

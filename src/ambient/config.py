@@ -87,7 +87,7 @@ class Sampling:
 @dataclass(frozen=True)
 class Continuation:
     """How much to generate and from what, beside the sampling itself."""
-    seconds: float = 60.0          # used when neither length nor seconds is given
+    default_seconds: float = 60.0  # when neither a length nor seconds is given
     variations: int = 1
     seed: int = 0
     program: int = 89              # General MIDI program of the written MIDI (89: warm pad)

@@ -5,6 +5,8 @@ instant a process is killed at. Files get that from a rename of a finished hidde
 partial beside the target. Directories cannot be renamed onto a non-empty directory,
 so `replace_dir` moves the old one aside first and `recover_dir` (called by every
 reader, and by the next swap) puts it back if a kill fell between the two renames.
+A swap can carry named entries from the old directory into the new one (a model
+directory keeps its training checkpoint), and recovery finishes a carry cut short.
 """
 
 from __future__ import annotations
@@ -73,34 +75,50 @@ def _aside(directory: Path) -> Path:
     return directory.with_name(f".{directory.name}.old")
 
 
-def recover_dir(directory: str | Path) -> None:
+def _carry(old: Path, new: Path, keep: tuple[str, ...]) -> None:
+    """Move the entries named in `keep` from the old copy into the new one, where missing."""
+    for name in keep:
+        if (old / name).exists() and not (new / name).exists():
+            os.replace(old / name, new / name)
+
+
+def recover_dir(directory: str | Path, *, keep: tuple[str, ...] = (), writer: bool = False,
+                sweep: bool = False) -> None:
     """Finish or undo a `replace_dir` that a kill interrupted.
 
     Old copy aside and no target: the kill fell between the two renames, so the old
-    copy is the only complete one and goes back. Both present: the new one landed and
-    the old copy is garbage.
+    copy is the only complete one and goes back (safe for anyone, readers too). Both
+    present: the new one landed; the directory's writer (`writer=True`) carries the
+    `keep` entries over and deletes the old copy. `sweep` also removes scratch folders
+    a killed writer left. Only a directory's one writer may ask for either: a reader
+    would delete what a live writer is still moving.
     """
     directory = Path(directory)
     old = _aside(directory)
-    if old.exists():
-        if directory.exists():
-            shutil.rmtree(old)
-        else:
-            os.replace(old, directory)
+    if old.exists() and not directory.exists():
+        os.replace(old, directory)
+    elif old.exists() and writer:
+        _carry(old, directory, keep)
+        shutil.rmtree(old)
+    if sweep and directory.parent.is_dir():
+        for stale in directory.parent.glob(f".{directory.name}.partial-*"):
+            shutil.rmtree(stale, ignore_errors=True)
 
 
-def replace_dir(scratch: str | Path, directory: str | Path) -> Path:
+def replace_dir(scratch: str | Path, directory: str | Path, keep: tuple[str, ...] = ()) -> Path:
     """Put a complete directory `scratch` in place of `directory`, old or absent.
 
-    At any instant a reader that calls `recover_dir` first finds the whole old
-    directory or the whole new one.
+    Entries named in `keep` (a training checkpoint inside a model directory) move from
+    the old directory into the new one. At any instant a reader that calls
+    `recover_dir` first finds the whole old directory or the whole new one.
     """
     scratch, directory = Path(scratch), Path(directory)
-    recover_dir(directory)
+    recover_dir(directory, keep=keep, writer=True)
     if directory.exists():
         old = _aside(directory)
         os.replace(directory, old)
         os.replace(scratch, directory)
+        _carry(old, directory, keep)
         shutil.rmtree(old)
     else:
         os.replace(scratch, directory)
@@ -108,14 +126,15 @@ def replace_dir(scratch: str | Path, directory: str | Path) -> Path:
 
 
 @contextmanager
-def atomic_dir(directory: str | Path) -> Iterator[Path]:
-    """A scratch folder beside `directory` that replaces it whole when the block succeeds."""
+def atomic_dir(directory: str | Path, keep: tuple[str, ...] = ()) -> Iterator[Path]:
+    """A scratch folder beside `directory` that replaces it whole when the block succeeds
+    (the entries named in `keep` carried over from the old one)."""
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{directory.name}.partial-", dir=directory.parent))
     try:
         yield scratch
-        replace_dir(scratch, directory)
+        replace_dir(scratch, directory, keep)
     finally:
         if scratch.exists():
             shutil.rmtree(scratch)

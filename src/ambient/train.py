@@ -170,7 +170,9 @@ def train(data_dir: str | Path, out_dir: str | Path, model_config: ModelConfig |
     model_config = model_config or ModelConfig()
     out_dir = Path(out_dir)
     checkpoint = out_dir / "checkpoint"
-    recover_dir(checkpoint)  # a checkpoint save killed between its two renames
+    # a save killed part way: we are the only writer of both, so finish or undo it
+    recover_dir(out_dir, keep=(checkpoint.name,), writer=True, sweep=True)
+    recover_dir(checkpoint, writer=True, sweep=True)
     if checkpoint.exists() and not resume:
         raise AmbientError(f"{out_dir}: holds a training checkpoint; pass --resume to continue it "
                            "or choose another --out")
@@ -238,7 +240,7 @@ def train(data_dir: str | Path, out_dir: str | Path, model_config: ModelConfig |
                     state["best_val"], state["best_step"] = val, step
                     summary["metrics"] = {"validation_loss_nats_per_token": round(val, 4), "best_step": step,
                                           "steps": step, "history": state["history"]}
-                    save_model_dir(out_dir, model, DEFAULT_CODEC, **summary, **info)
+                    save_model_dir(out_dir, model, DEFAULT_CODEC, keep=(checkpoint.name,), **summary, **info)
                 _save_checkpoint(checkpoint, model, optimizer, state)
                 log(f"step {step}: train loss {loss:.3f}, validation {val:.3f} nats/token "
                     f"(best {state['best_val']:.3f} at step {state['best_step']})")

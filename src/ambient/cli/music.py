@@ -20,7 +20,7 @@ def generate(
                                          help="Model directory or pipeline workspace (default: bundled)."),
     length: Optional[int] = typer.Option(None, "--length", "-n", help="New tokens to generate."),
     seconds: Optional[float] = typer.Option(None, "--seconds", "-s",
-                                            help=f"New music in seconds (default {CONTINUATION.seconds:g})."),
+                                            help=f"New music in seconds (default {CONTINUATION.default_seconds:g})."),
     primer_seconds: Optional[float] = typer.Option(None, help="Prime with only the seed's last N seconds."),
     temperature: float = typer.Option(SAMPLING.temperature, help="Above 1 wilder, below 1 safer."),
     top_k: int = typer.Option(SAMPLING.top_k, help="Sample from the k likeliest tokens (0: all)."),
@@ -53,7 +53,7 @@ def generate(
     if not 0 <= program <= 127:
         raise ParameterError("program", f"must be 0-127, got {program}")
     if length is None and seconds is None:
-        seconds = CONTINUATION.seconds
+        seconds = CONTINUATION.default_seconds
     if render_instrument is not None:
         from ambient.render import preset
 
