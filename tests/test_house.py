@@ -55,6 +55,13 @@ def test_every_exported_name_is_what_the_docs_say_and_nothing_shadows_it():
     assert callable(render) and render.__module__ == "ambient.render.engine"
     with pytest.raises(ModuleNotFoundError):
         importlib.import_module("ambient.generate")
+    for package in ("ambient", "ambient.pipeline", "ambient.render", "ambient.transcribe"):
+        exported = set(importlib.import_module(package).__all__)
+        folder = SRC.joinpath(*package.split(".")[1:])
+        submodules = {p.stem for p in folder.glob("*.py")} | {p.name for p in folder.iterdir() if p.is_dir()}
+        assert exported & submodules == set(), package
+        for name in exported:
+            assert not isinstance(getattr(importlib.import_module(package), name), types.ModuleType), (package, name)
     with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
         ambient.nothing_here
 

@@ -14,7 +14,7 @@ import pytest
 import soundfile as sf
 
 from ambient.errors import AmbientError
-from ambient.pipeline import Workspace, latest_model, lineage, run, status
+from ambient.pipeline import Workspace, latest_model, lineage, list_sources, run, status
 from ambient.pipeline.queries import logs
 from ambient.pipeline.runner import workspace_lock
 from ambient.pipeline.sources import add, remove, watch
@@ -169,7 +169,7 @@ def test_killed_runner_resumes_to_the_same_outputs_as_a_clean_run(tmp_path, musi
     kills = finished = 0
     while kills < 20:
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.5, 4.0))
+        time.sleep(rng.uniform(0.3, 2.5))  # a whole run takes about 3 s now that start-up is quick
         if process.poll() is None:
             os.kill(process.pid, signal.SIGKILL)
             kills += 1
@@ -275,3 +275,33 @@ def test_fine_tuning_continues_from_the_last_model_and_generate_uses_the_newest(
                              "-o", str(out)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert out.exists()
+
+
+def test_status_counts_the_work_waiting_before_any_run_and_sources_lists_names_remove_takes(tmp_path):
+    import json
+
+    ws = Workspace.init(tmp_path / "ws", TINY_TRAINING)
+    for i in range(2):
+        melody(tmp_path / f"Song {i}.wav", seed=i)
+    add(ws, [tmp_path / "Song 0.wav", tmp_path / "Song 1.wav"])
+    report = status(ws)
+    assert {name: (s["done"], s["to_do"]) for name, s in report.items()} == {
+        "decode": (0, 2), "transcribe": (0, 2), "tokenize": (0, 2), "train": (0, 1)}
+    cli = subprocess.run([sys.executable, "-m", "ambient", "pipeline", "sources", "-w", str(ws.root)],
+                         capture_output=True, text=True, timeout=60)
+    assert cli.returncode == 0, cli.stderr
+    assert [line.split()[0] for line in cli.stdout.splitlines()] == ["song-0.wav", "song-1.wav"]
+    assert "decode to do, transcribe to do, tokenize to do" in cli.stdout
+    run(ws)
+    assert {name: (s["done"], s["to_do"]) for name, s in status(ws).items()} == {
+        "decode": (2, 0), "transcribe": (2, 0), "tokenize": (2, 0), "train": (1, 0)}
+    melody(ws.repo("audio") / "song-1.wav", seed=50)  # changed in place: it and training wait again
+    assert {name: (s["done"], s["to_do"]) for name, s in status(ws).items()} == {
+        "decode": (1, 1), "transcribe": (1, 1), "tokenize": (1, 1), "train": (0, 1)}
+    listed = json.loads(subprocess.run([sys.executable, "-m", "ambient", "pipeline", "status", "--json", "-w",
+                                        str(ws.root)], capture_output=True, text=True, timeout=60).stdout)
+    assert [(s["name"], s["stages"]["tokenize"]) for s in listed["sources"]] == [("song-0.wav", "done"),
+                                                                                 ("song-1.wav", "to do")]
+    assert listed["stages"]["decode"]["to_do"] == 1
+    remove(ws, listed["sources"][0]["name"])  # the name listed is the name remove takes
+    assert [s["name"] for s in list_sources(ws)] == ["song-1.wav"]

@@ -9,6 +9,7 @@ import symusic
 from pedalboard import Pedalboard
 
 from ambient.audio import TRANSCRIBER_RATE
+from ambient.errors import AmbientError
 from ambient.notes import Note
 from ambient.render import render
 from ambient.render.presets import Preset
@@ -115,3 +116,25 @@ def test_cli_transcribes_a_batch_where_bad_files_fail_alone(tmp_path):
     assert "empty.mp3: empty file" in errors[0] and "text.mp3: not readable audio" in errors[1]
     assert "quiet.wav: no notes found" in errors[2] and "gone.wav: no such file" in errors[3]
     assert sorted(p.name for p in out.iterdir()) == ["good.mid"]
+
+
+def test_the_layer_names_outputs_and_lets_a_bad_file_fail_alone(model, tmp_path):
+    from ambient.errors import ParameterError
+    from ambient.transcribe import output_path, transcribe_files, transcriber
+
+    assert output_path(tmp_path / "a.flac", None) == tmp_path / "a.mid"
+    assert output_path(tmp_path / "a.flac", tmp_path / "x.mid") == tmp_path / "x.mid"
+    assert output_path(tmp_path / "a.flac", tmp_path / "out") == tmp_path / "out" / "a.mid"
+    render([Note(0.2, 1.2, 64, 90)], tmp_path / "good.wav", PLAIN)
+    (tmp_path / "bad.wav").write_text("no audio here\n" * 30)
+    with pytest.raises(AmbientError, match="give a folder"):
+        transcribe_files([tmp_path / "good.wav", tmp_path / "bad.wav"], tmp_path / "one.mid", model=model)
+    seen = []
+    report = transcribe_files([tmp_path / "bad.wav", tmp_path / "good.wav"], tmp_path / "out",
+                              transcriber("basic-pitch"), model, on_file=seen.append)
+    assert [(s.name, t.name) for s, t, _ in report.written] == [("good.wav", "good.mid")]
+    assert [(s.name, "bad.wav: not readable audio" in e) for s, e in report.failed] == [("bad.wav", True)]
+    assert seen == [tmp_path / "bad.wav", tmp_path / "good.wav"]
+    assert json.loads(symusic.Score(str(tmp_path / "out" / "good.mid")).markers[0].text)["transcriber"] == "basic-pitch"
+    with pytest.raises(ParameterError, match="^method must be one of ambient, basic-pitch"):
+        transcriber("magic")

@@ -11,7 +11,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.signal import lfilter
+
+
+def _lfilter():
+    from scipy.signal import lfilter  # half a second to import: only when something is measured
+
+    return lfilter
 
 
 def _k_weighting(rate: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -50,7 +55,7 @@ class LoudnessMeter:
         if block.size:
             self.peak = max(self.peak, float(np.abs(block).max()))
         for i, (b, a) in enumerate(self.filters):
-            block, self.state[i] = lfilter(b, a, block, axis=1, zi=self.state[i])
+            block, self.state[i] = _lfilter()(b, a, block, axis=1, zi=self.state[i])
         data = np.concatenate([self.carry, block], axis=1)
         whole = data.shape[1] // self.step
         if whole:

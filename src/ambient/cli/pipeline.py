@@ -109,12 +109,12 @@ def run_command(
 @app.command()
 def status(workspace: Optional[Path] = WORKSPACE, as_json: bool = typer.Option(False, "--json")):
     """Datums done, to do and failed, per stage (--json: with every source)."""
-    from ambient.pipeline import Workspace, sources as listing, status as query
+    from ambient.pipeline import Workspace, list_sources, status as query
 
     ws = Workspace(workspace)
     report = query(ws)
     if as_json:
-        typer.echo(json.dumps({"stages": report, "sources": listing(ws)}, indent=2))
+        typer.echo(json.dumps({"stages": report, "sources": list_sources(ws)}, indent=2))
         return
     for name, s in report.items():
         typer.echo(f"{name:<11} done {s['done']}, to do {s['to_do']}, failed {s['failed']}")
@@ -125,9 +125,9 @@ def status(workspace: Optional[Path] = WORKSPACE, as_json: bool = typer.Option(F
 @app.command()
 def sources(workspace: Optional[Path] = WORKSPACE):
     """Every source by the name `ambient pipeline remove` takes, and how far it has come."""
-    from ambient.pipeline import Workspace, sources as listing
+    from ambient.pipeline import Workspace, list_sources
 
-    for row in listing(Workspace(workspace)):
+    for row in list_sources(Workspace(workspace)):
         stages = ", ".join(f"{stage} {state}" for stage, state in row["stages"].items())
         typer.echo(f"{row['name']}  {row['bytes']} bytes  {stages}")
 

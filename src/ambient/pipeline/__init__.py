@@ -3,8 +3,8 @@
     from ambient.pipeline import Workspace, run
 """
 
-from ambient.pipeline.queries import latest_model, lineage, model_dir, models, sources, status
+from ambient.pipeline.queries import latest_model, lineage, list_sources, model_dir, models, status
 from ambient.pipeline.runner import run
 from ambient.pipeline.workspace import Workspace
 
-__all__ = ["Workspace", "latest_model", "lineage", "model_dir", "models", "run", "sources", "status"]
+__all__ = ["Workspace", "latest_model", "lineage", "model_dir", "models", "run", "status", "list_sources"]

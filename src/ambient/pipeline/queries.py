@@ -63,7 +63,7 @@ def status(ws: Workspace) -> dict[str, dict]:
         manifest.close()
 
 
-def sources(ws: Workspace) -> list[dict]:
+def list_sources(ws: Workspace) -> list[dict]:
     """Every source file by the name `ambient pipeline remove` takes, with how far it has come.
 
     `stages` follows the file through each map stage's outputs: done, failed, or to do.

@@ -97,3 +97,7 @@ def transcribe_files(sources: list[str | Path], output: str | Path | None = None
         if on_file:
             on_file(source)
     return report
+
+
+__all__ = ["TRANSCRIBERS", "AmbientCleanup", "BasicPitchDefaults", "BasicPitchModel", "TranscriptionReport",
+           "output_path", "transcribe_audio", "transcribe_file", "transcribe_files", "transcriber"]
