@@ -24,6 +24,9 @@ from ambient.codec import PAD
 from ambient.config import ModelConfig
 
 
+QUERY_BLOCK = 128  # queries per block of relative attention; 64-256 measured alike, 128 fastest on CPU
+
+
 class KVCache:
     """Preallocated keys and values for every layer; `length` tokens are filled."""
 
@@ -80,6 +83,22 @@ class Attention(nn.Module):
             self._table_version = version
         return self._table[:, self._table.shape[1] - length:]
 
+    def _relative_block(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, first: int) -> torch.Tensor:
+        """Attention of a block of queries at positions first, first+1, ... over the keys before them.
+
+        Only the keys up to the block's last query are read, so nothing above the causal
+        diagonal is computed: with blocks of QUERY_BLOCK queries the (T, T) logits shrink
+        to a staircase under the diagonal, about half the work and a working set that
+        stays in cache. Each block's relative logits come from the skew with its queries
+        at the end of its keys.
+        """
+        Tq = q.shape[2]
+        end = first + Tq                                                 # keys 0 .. end-1
+        qe = q @ self.relative_keys(end).transpose(1, 2)                 # (B, H, Tq, end)
+        causal = torch.ones(Tq, end, dtype=torch.bool, device=q.device).tril(first)
+        bias = (skew(qe) / math.sqrt(self.head_dim)).masked_fill(~causal, float("-inf"))
+        return F.scaled_dot_product_attention(q, k[:, :, :end], v[:, :, :end], attn_mask=bias)  # (B, H, Tq, hd)
+
     def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
         B, T, C = x.shape
         q, k, v = self.qkv(x).split(C, dim=2)
@@ -97,13 +116,13 @@ class Attention(nn.Module):
             # one query at the end: its relative logits need no skew
             keys = k + self.relative_keys(L) if self.relative else k
             y = F.scaled_dot_product_attention(q, keys, v)              # (B, H, 1, hd)
+        elif not self.relative:
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True) if L == T else \
+                F.scaled_dot_product_attention(q, k, v, attn_mask=torch.ones(T, L, dtype=torch.bool,
+                                                                             device=x.device).tril(L - T))
         else:
-            mask = torch.ones(T, L, dtype=torch.bool, device=x.device).tril(L - T)
-            bias = torch.zeros(T, L, dtype=q.dtype, device=x.device).masked_fill(~mask, float("-inf"))
-            if self.relative:
-                qe = q @ self.relative_keys(L).transpose(1, 2)           # (B, H, T, L)
-                bias = bias + skew(qe) / math.sqrt(self.head_dim)        # (B, H, T, L)
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)  # (B, H, T, hd)
+            y = torch.cat([self._relative_block(q[:, :, a:a + QUERY_BLOCK], k, v, L - T + a)
+                           for a in range(0, T, QUERY_BLOCK)], dim=2)     # (B, H, T, hd)
         y = y.transpose(1, 2).reshape(B, T, C)
         return self.proj(y)
 
