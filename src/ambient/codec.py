@@ -38,7 +38,7 @@ class CodecConfig:
     step_seconds: float = 0.01
     max_shift_steps: int = 100
     velocity_bins: int = 32
-    max_note_seconds: float = 16.0  # decoder closes a note held longer than this
+    max_note_seconds: float = 120.0  # the stuck-note guard: drones are held, a note no one ends is not
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -13,8 +13,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ambient.codec import DEFAULT_CODEC, END, PAD, START, TIME_SHIFT, CodecConfig, decode, encode, velocity_offset
+from ambient.codec import DEFAULT_CODEC, END, NOTE_OFF, NOTE_ON, PAD, START, CodecConfig, decode, encode
 from ambient.config import CONTINUATION, Sampling
+from ambient.controls import Constraint, Controls, PlayState
 from ambient.errors import ParameterError
 from ambient.model import MusicTransformer
 from ambient.notes import Note, piece_end, shift
@@ -49,14 +50,41 @@ def primer_tokens(notes: list[Note], primer_seconds: float | None = None,
     return encode(notes, codec, add_start=True), notes
 
 
+def window(tokens: np.ndarray, length: int, state: PlayState, codec: CodecConfig = DEFAULT_CODEC) -> np.ndarray:
+    """The last `length` tokens of a stream, as the model should read them after a slide.
+
+    A note whose note-on has left the window still sounds, but the model can no longer
+    see it, so it would never choose to end it: a stuck note. Such notes are stated
+    again at the window's start (velocity and note-on), and the window keeps its length
+    by reading that many fewer old tokens.
+    """
+    head: list[int] = []
+    for _ in range(4):  # a shorter tail can strand more notes: settle in a few rounds
+        first = len(tokens) - (length - len(head))
+        stranded = sorted((index, pitch, velocity) for pitch, (index, velocity) in state.sounding.items()
+                          if index < first)[-(length // 8):]   # at most an eighth of the window
+        head, current = [], None
+        for _, pitch, velocity in stranded:
+            if velocity is not None and velocity != current:
+                head.append(velocity)
+                current = velocity
+            head.append(NOTE_ON + pitch)
+        if len(tokens) - (length - len(head)) == first:
+            break
+    tail = tokens[max(0, len(tokens) - (length - len(head))):]
+    return np.concatenate([np.asarray(head, dtype=np.int64), tail.astype(np.int64)])
+
+
 @torch.inference_mode()
 def continue_tokens(model: MusicTransformer, primer: np.ndarray, *, length: int | None = None,
                     seconds: float | None = None, sampling: Sampling = Sampling(),
                     variations: int = CONTINUATION.variations, seed: int = CONTINUATION.seed,
-                    codec: CodecConfig = DEFAULT_CODEC, on_step=None) -> list[np.ndarray]:
+                    controls: Controls | None = None, codec: CodecConfig = DEFAULT_CODEC,
+                    on_step=None) -> list[np.ndarray]:
     """New tokens after the primer, one array per variation.
 
     Stops after `length` tokens, or once every variation has moved `seconds` forward.
+    `controls` constrain every step (see `ambient.controls`).
     """
     sampling.check()
     if (length is None) == (seconds is None):
@@ -69,42 +97,62 @@ def continue_tokens(model: MusicTransformer, primer: np.ndarray, *, length: int 
         raise ParameterError("variations", f"must be at least 1, got {variations}")
     budget = length if length is not None else int(seconds * 400) + 1000  # ample tokens per second
     target_steps = None if seconds is None else int(round(seconds / codec.step_seconds))
-    context = model.config.context
+    context, vocab = model.config.context, model.config.vocab_size
     keep = context // 2
     device = next(model.parameters()).device
     generator = torch.Generator(device=device).manual_seed(seed)
-    history = torch.as_tensor(primer.astype(np.int64), device=device).unsqueeze(0).repeat(variations, 1)
-    banned = torch.zeros(model.config.vocab_size, dtype=torch.bool, device=device)
+    streams = [primer.astype(np.int64).tolist() for _ in range(variations)]
+    states = [PlayState(codec) for _ in range(variations)]
+    for t in streams[0]:
+        for state in states:
+            state.feed(t)
+    primer_end = states[0].now
+    for state in states:
+        state.mark()
+    constraint = None
+    if controls is not None and controls.active:
+        constraint = Constraint(controls, decode(primer, codec), vocab, codec)
+    banned = torch.zeros(vocab, dtype=torch.bool, device=device)
     banned[[PAD, START, END]] = True  # a continuation neither restarts nor ends the piece
-    shift_steps = torch.zeros(model.config.vocab_size, dtype=torch.long, device=device)
-    shift_steps[TIME_SHIFT:velocity_offset(codec)] = torch.arange(1, codec.max_shift_steps + 1)
-    elapsed = torch.zeros(variations, dtype=torch.long, device=device)
-    finished_at = torch.full((variations,), -1, dtype=torch.long, device=device)
+    static = None if constraint is None else torch.as_tensor(constraint.static, device=device)
     cache = model.new_cache(variations)
-    window = history[:, -(context if history.size(1) < context else keep):]
-    logits = model(window, cache=cache)[0][:, -1]
+
+    def read(length: int) -> torch.Tensor:
+        """Re-read the newest `length` tokens of every stream into an empty cache; the last logits."""
+        rows = np.stack([window(np.asarray(s), length, st, codec) for s, st in zip(streams, states)])
+        cache.length = 0
+        return model(torch.as_tensor(rows, device=device), cache=cache)[0][:, -1]
+
+    logits = read(min(len(streams[0]), context if len(streams[0]) < context else keep))
+    finished_at = [-1] * variations
     new = []
     for step in range(budget):
-        filtered = filter_logits(logits.float().masked_fill(banned, float("-inf")), sampling)
-        token = torch.multinomial(filtered.softmax(-1), 1, generator=generator)  # (B, 1)
+        logits = logits.float().masked_fill(banned, float("-inf"))
+        if constraint is not None:
+            dynamic = torch.tensor([constraint.note_on_bias(st) for st in states], device=device)
+            silent = torch.as_tensor(np.stack([~constraint.note_off_mask(st) for st in states]), device=device)
+            logits = logits + static
+            logits[:, NOTE_ON:NOTE_OFF] += dynamic.unsqueeze(1)
+            logits[:, NOTE_OFF:NOTE_OFF + 128] = logits[:, NOTE_OFF:NOTE_OFF + 128].masked_fill(silent, float("-inf"))
+        token = torch.multinomial(filter_logits(logits, sampling).softmax(-1), 1, generator=generator)  # (B, 1)
         new.append(token)
+        for b, t in enumerate(token[:, 0].tolist()):
+            streams[b].append(t)
+            states[b].feed(t)
+            if target_steps is not None and finished_at[b] < 0 and states[b].now - primer_end >= target_steps:
+                finished_at[b] = step + 1
         if on_step:
             on_step(step + 1)
-        if target_steps is not None:
-            elapsed += shift_steps[token[:, 0]]
-            finished_at = torch.where((finished_at < 0) & (elapsed >= target_steps), step + 1, finished_at)
-            if bool((finished_at >= 0).all()):
-                break
+        if target_steps is not None and all(f >= 0 for f in finished_at):
+            break
         if step + 1 == budget:
             break
         if cache.length == context:  # slide: re-read the newest half of the window
-            recent = torch.cat([history, torch.cat(new, 1)], 1)[:, -keep:]
-            cache.length = 0
-            logits = model(recent, cache=cache)[0][:, -1]
+            logits = read(keep)
         else:
             logits = model(token, cache=cache)[0][:, -1]
     tokens = torch.cat(new, 1).cpu().numpy().astype(np.uint16)
-    ends = [int(f) if f >= 0 else tokens.shape[1] for f in finished_at.tolist()]
+    ends = [f if f >= 0 else tokens.shape[1] for f in finished_at]
     return [row[:end] for row, end in zip(tokens, ends)]
 
 

@@ -163,8 +163,9 @@ def train(data_dir: str | Path, out_dir: str | Path, model_config: ModelConfig |
           init_from: str | Path | None = None, progress=None, log=print, **info) -> dict:
     """Train on data_dir, keep the best model in out_dir; returns the summary in config.json.
 
-    `init_from` starts from another model directory's weights (fine-tuning); it must
-    have the same architecture.
+    `init_from` starts from another model directory's weights (fine-tuning, "default" for
+    the bundled model); it must have the same architecture, but a relative-attention
+    model may be fine-tuned at another context length (its weights do not depend on it).
     """
     cfg = cfg or TrainConfig()
     model_config = model_config or ModelConfig()
@@ -195,9 +196,10 @@ def train(data_dir: str | Path, out_dir: str | Path, model_config: ModelConfig |
     if init_from is not None and not resume:
         from ambient.checkpoint import load_model
 
-        base, base_config = load_model(init_from)
-        if base.config.to_dict() != model.config.to_dict():
-            raise AmbientError(f"{init_from}: cannot fine-tune from a model of another shape")
+        base, base_config = load_model(None if str(init_from) == "default" else init_from)
+        if not same_weights_shape(base.config, model.config):
+            raise AmbientError(f"{init_from}: cannot fine-tune from a model of another shape "
+                               f"({base.config.to_dict()} against {model.config.to_dict()})")
         model.load_state_dict(base.state_dict())
         info = {**info, "fine_tuned_from": str(init_from)}
     if resume:
@@ -259,6 +261,13 @@ def train(data_dir: str | Path, out_dir: str | Path, model_config: ModelConfig |
     if rank == 0:
         _record_final(out_dir, state)
     return {**summary, "best_validation_loss": state["best_val"], "steps": state["step"]}
+
+
+def same_weights_shape(a: ModelConfig, b: ModelConfig) -> bool:
+    """Whether weights of `a` fit `b`: dropout never matters, nor context under relative attention."""
+    ignore = {"dropout"} | ({"context"} if a.positions == b.positions == "relative" else set())
+    return {k: v for k, v in a.to_dict().items() if k not in ignore} == \
+        {k: v for k, v in b.to_dict().items() if k not in ignore}
 
 
 def _agree(flag: bool, world: int) -> bool:

@@ -61,6 +61,7 @@ def transcribe(
 
 
 def train(
+    ctx: typer.Context,
     data_dir: Path = typer.Argument(..., help="Folder of MIDI (.mid) or token (.npy) files."),
     out: Path = typer.Option(..., "--out", "-o", help="Model directory to write."),
     steps: int = typer.Option(TRAINING.steps, help="Optimizer steps."),
@@ -81,8 +82,10 @@ def train(
     resume: bool = typer.Option(False, help="Continue from OUT/checkpoint."),
     threads: int = typer.Option(0, help="CPU threads (0: torch's default)."),
     device: str = typer.Option("cpu", help="cpu or cuda."),
+    init_from: Optional[str] = typer.Option(None, "--from", help="Fine-tune a model: 'default' (the bundled one), "
+                                            "a model directory or a workspace. Its shape is kept; --context may change."),
 ):
-    """Train a Music Transformer on a folder of MIDI files."""
+    """Train a Music Transformer on a folder of MIDI files (or fine-tune one with --from)."""
     import torch
 
     from ambient.train import train as fit
@@ -91,10 +94,19 @@ def train(
         torch.set_num_threads(threads)
     model_config = ModelConfig(context=context, n_layer=n_layer, n_head=n_head, d_model=d_model, dropout=dropout,
                                max_relative_distance=max_relative_distance, positions=positions)
+    if init_from is not None:
+        from ambient.checkpoint import DEFAULT_MODEL_DIR, read_config
+        from ambient.pipeline import model_dir
+
+        base = None if init_from == "default" else model_dir(init_from)
+        init_from = "default" if base is None else str(base)
+        typed = {name for name in ("context", "dropout") if ctx.get_parameter_source(name).name == "COMMANDLINE"}
+        shape = ModelConfig.from_dict(read_config(base if base is not None else DEFAULT_MODEL_DIR).get("model", {}))
+        model_config = ModelConfig.from_dict({**shape.to_dict(), **{k: getattr(model_config, k) for k in typed}})
     cfg = TrainConfig(steps=steps, batch_size=batch_size, learning_rate=learning_rate, warmup_steps=warmup_steps,
                       val_every=val_every, seed=seed, minutes=minutes)
     with progress() as bar:
-        summary = fit(data_dir, out, model_config, cfg, resume=resume, device=device, progress=bar,
+        summary = fit(data_dir, out, model_config, cfg, resume=resume, device=device, progress=bar, init_from=init_from,
                       log=lambda m: bar.console.print(m, markup=False, highlight=False),
                       command=" ".join(["ambient", *sys.argv[1:]]))
     typer.echo(f"{out}: best validation loss {summary['best_validation_loss']:.4f} nats/token "

@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from ambient.cli.controls import CONTROL_OPTIONS, controls_from
 from ambient.cli.output import progress
 from ambient.config import CONTINUATION, RENDER, Sampling
 
@@ -34,6 +35,11 @@ def generate(
     render_instrument: Optional[str] = typer.Option(None, "--render", help="Also render with this instrument."),
     audio_format: str = typer.Option(RENDER.audio_format, "--audio-format",
                                      help="wav, flac, mp3 or ogg (with --render)."),
+    scale: Optional[str] = CONTROL_OPTIONS["scale"],
+    scale_strength: float = CONTROL_OPTIONS["scale_strength"],
+    pitch_range: Optional[str] = CONTROL_OPTIONS["pitch_range"],
+    density: Optional[float] = CONTROL_OPTIONS["density"],
+    max_polyphony: Optional[int] = CONTROL_OPTIONS["max_polyphony"],
 ):
     """Continue a seed MIDI with a Music Transformer."""
     import torch
@@ -50,6 +56,7 @@ def generate(
     torch.set_num_threads(threads)
     sampling = Sampling(temperature, top_k, top_p, min_p)
     sampling.check()
+    controls = controls_from(scale, scale_strength, pitch_range, density, max_polyphony)
     if not 0 <= program <= 127:
         raise ParameterError("program", f"must be 0-127, got {program}")
     if length is None and seconds is None:
@@ -66,6 +73,7 @@ def generate(
         task = bar.add_task("generating", total=length)
         pieces = continue_piece(net, notes, primer_seconds=primer_seconds, length=length, seconds=seconds,
                                 sampling=sampling, variations=variations, seed=seed, program=program, codec=codec,
+                                controls=controls,
                                 on_step=lambda n: bar.update(task, completed=n))
     for i, piece in enumerate(pieces, 1):
         path = output if variations == 1 else output.with_name(f"{output.stem}-{i}{output.suffix}")

@@ -1,0 +1,34 @@
+"""The sampling controls as CLI options, shared by `generate`, `eval` and (later) `stream`."""
+
+from __future__ import annotations
+
+import math
+
+import typer
+
+from ambient.controls import Controls
+from ambient.errors import ParameterError
+
+CONTROL_OPTIONS = {
+    "scale": typer.Option(None, "--scale", help="auto (from the primer), a scale like 'D dorian', or none."),
+    "scale_strength": typer.Option(math.inf, help="Nats taken from out-of-scale notes (inf: never played)."),
+    "pitch_range": typer.Option(None, "--range", help="Pitch range LOW-HIGH in MIDI numbers, e.g. 36-84."),
+    "density": typer.Option(None, help="Notes per second to hold, e.g. 1.5."),
+    "max_polyphony": typer.Option(None, help="Most notes sounding at once."),
+}
+
+
+def controls_from(scale: str | None, scale_strength: float, pitch_range: str | None, density: float | None,
+                  max_polyphony: int | None) -> Controls:
+    if scale is not None and scale.strip().lower() == "none":
+        scale = None
+    bounds = None
+    if pitch_range is not None:
+        low, dash, high = pitch_range.partition("-")
+        if not (dash and low.strip().isdigit() and high.strip().isdigit()):
+            raise ParameterError("pitch_range", f"must be LOW-HIGH like 36-84, got {pitch_range!r}")
+        bounds = (int(low), int(high))
+    controls = Controls(scale=scale, scale_strength=scale_strength, pitch_range=bounds, density=density,
+                        max_polyphony=max_polyphony)
+    controls.check()
+    return controls

@@ -1,0 +1,58 @@
+"""Measuring a model: `eval`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ambient.cli.controls import CONTROL_OPTIONS, controls_from
+from ambient.cli.output import progress, say
+from ambient.config import CONTINUATION, Sampling
+
+SAMPLING = Sampling()
+
+
+def eval_command(
+    data: Path = typer.Argument(..., help="Folder of held-out MIDI (pieces the model never trained on)."),
+    model: Optional[Path] = typer.Option(None, "--model", "-m", help="Model directory or workspace (default: bundled)."),
+    output: Path = typer.Option(Path("eval.json"), "--output", "-o", help="JSON report; the PNG goes beside it."),
+    pieces: int = typer.Option(16, help="Held-out pieces to continue."),
+    primer_seconds: float = typer.Option(20.0, help="Seconds of each piece given as the primer."),
+    seconds: float = typer.Option(60.0, help="Seconds of continuation, generated and real."),
+    seed: int = typer.Option(CONTINUATION.seed, help="Random seed; the same seed gives the same numbers."),
+    temperature: float = typer.Option(SAMPLING.temperature),
+    top_p: float = typer.Option(SAMPLING.top_p),
+    train_data: Optional[Path] = typer.Option(None, help="The training MIDI, for the copy check."),
+    threads: int = typer.Option(CONTINUATION.threads, help="CPU threads."),
+    scale: Optional[str] = CONTROL_OPTIONS["scale"],
+    scale_strength: float = CONTROL_OPTIONS["scale_strength"],
+    pitch_range: Optional[str] = CONTROL_OPTIONS["pitch_range"],
+    density: Optional[float] = CONTROL_OPTIONS["density"],
+    max_polyphony: Optional[int] = CONTROL_OPTIONS["max_polyphony"],
+):
+    """Evaluate a model on held-out music: NLL, key fidelity, feature overlap, drift, copies."""
+    import torch
+
+    from ambient.evaluate import EvalConfig, evaluate_model, write_report
+
+    torch.set_num_threads(threads)
+    cfg = EvalConfig(pieces=pieces, primer_seconds=primer_seconds, seconds=seconds, seed=seed,
+                     sampling=Sampling(temperature=temperature, top_p=top_p),
+                     controls=controls_from(scale, scale_strength, pitch_range, density, max_polyphony))
+    with progress() as bar:
+        task = bar.add_task("continuing held-out pieces", total=pieces)
+        report = evaluate_model(model, data, cfg, train_data, warn=say,
+                                on_piece=lambda done, total: bar.update(task, completed=done, total=total))
+    json_path, png_path = write_report(report, output)
+    real, made = report["summary"]["real"], report["summary"]["generated"]
+    typer.echo(f"{json_path}: {report['pieces']} pieces, held-out NLL {report['held_out_nll']['nats_per_token']:.3f} "
+               f"nats/token; key fidelity {made['key_fidelity']['mean']} (real {real['key_fidelity']['mean']}); "
+               f"density drift {made['density_drift']['mean']} (real {real['density_drift']['mean']}); "
+               f"degenerate {made['degenerate']}")
+    typer.echo(str(png_path))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("eval")(eval_command)

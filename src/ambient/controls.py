@@ -1,0 +1,195 @@
+"""Sampling-time controls: constraints on the model's next-token logits, no retraining.
+
+- **scale**: note-ons outside a scale are excluded (or, with a finite `scale_strength`,
+  lowered by that many nats). `"auto"` estimates the scale from the primer: the diatonic
+  mode or harmonic minor whose notes hold the most of the primer's sounding time; if no
+  such seven-note scale holds three quarters of it (chromatic or unusual music), the
+  pitch classes that hold 95 % of it are the scale.
+- **pitch_range**: note-ons outside `(low, high)` are excluded.
+- **density**: a target in notes per second, held by feedback on every note-on logit
+  (clipped to ±`DENSITY_CLIP` nats): `DENSITY_GAIN * ln(target / rate)` for the rate over
+  the last `DENSITY_WINDOW` seconds (the primer's included), plus an integral term,
+  `DENSITY_INTEGRAL` nats per five seconds' worth of notes the continuation is behind or
+  ahead of the target, so the rate over a minute lands on the target, not beside it.
+- **max_polyphony**: no note-on while that many notes sound.
+
+With any control on, a note-off is offered only for a pitch that is sounding (any other
+is a no-op the decoder drops), so a model that must end a note to go on can.
+
+`PlayState` follows what the token stream means (time, notes sounding, recent onsets) so
+the sampler, the stream and the studio share one account of it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from ambient.codec import DEFAULT_CODEC, NOTE_OFF, NOTE_ON, TIME_SHIFT, CodecConfig, velocity_offset
+from ambient.errors import ParameterError
+from ambient.notes import Note
+
+NAMES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
+FLATS = {"Db": "C#", "Eb": "D#", "Gb": "F#", "Ab": "G#", "Bb": "A#", "Cb": "B", "Fb": "E", "E#": "F", "B#": "C"}
+MODES = {  # steps above the tonic
+    "major": (0, 2, 4, 5, 7, 9, 11), "ionian": (0, 2, 4, 5, 7, 9, 11), "dorian": (0, 2, 3, 5, 7, 9, 10),
+    "phrygian": (0, 1, 3, 5, 7, 8, 10), "lydian": (0, 2, 4, 6, 7, 9, 11), "mixolydian": (0, 2, 4, 5, 7, 9, 10),
+    "minor": (0, 2, 3, 5, 7, 8, 10), "aeolian": (0, 2, 3, 5, 7, 8, 10), "locrian": (0, 1, 3, 5, 6, 8, 10),
+    "harmonic-minor": (0, 2, 3, 5, 7, 8, 11), "pentatonic": (0, 2, 4, 7, 9), "minor-pentatonic": (0, 3, 5, 7, 10),
+    "whole-tone": (0, 2, 4, 6, 8, 10), "chromatic": tuple(range(12)),
+}
+DENSITY_WINDOW = 10.0   # seconds of recent onsets the density feedback looks at
+DENSITY_GAIN = 3.0      # nats of note-on bias per unit of ln(target / rate)
+DENSITY_INTEGRAL = 2.0  # nats per five seconds' worth of notes behind or ahead of the target
+DENSITY_CLIP = 10.0     # the most the feedback moves a logit, either way
+
+
+@dataclass(frozen=True)
+class Controls:
+    scale: str | None = None            # "auto", "D dorian", "F# minor-pentatonic", None
+    scale_strength: float = math.inf    # nats taken from out-of-scale note-ons (inf: excluded)
+    pitch_range: tuple[int, int] | None = None
+    density: float | None = None        # notes per second
+    max_polyphony: int | None = None
+
+    def check(self) -> None:
+        if self.scale not in (None, "auto"):
+            parse_scale(self.scale)
+        if not self.scale_strength > 0:
+            raise ParameterError("scale_strength", f"must be above 0 (inf excludes), got {self.scale_strength}")
+        if self.pitch_range is not None:
+            low, high = self.pitch_range
+            if not 0 <= low <= high <= 127:
+                raise ParameterError("pitch_range", f"must be LOW-HIGH within 0-127, got {low}-{high}")
+        if self.density is not None and not 0 < self.density <= 50:
+            raise ParameterError("density", f"must be in (0, 50] notes per second, got {self.density}")
+        if self.max_polyphony is not None and self.max_polyphony < 1:
+            raise ParameterError("max_polyphony", f"must be at least 1, got {self.max_polyphony}")
+
+    @property
+    def active(self) -> bool:
+        return any(x is not None for x in (self.scale, self.pitch_range, self.density, self.max_polyphony))
+
+
+def parse_scale(text: str) -> frozenset[int]:
+    """Pitch classes of "D dorian", "Bb major", "F#" (major), "a minor"."""
+    match = re.fullmatch(r"\s*([A-Ga-g][#b]?)\s*([a-z-]*)\s*", text)
+    if not match:
+        raise ParameterError("scale", f"must be auto, none or TONIC MODE like 'D dorian', got {text!r}")
+    tonic = match.group(1)[0].upper() + match.group(1)[1:]
+    tonic = FLATS.get(tonic, tonic)
+    mode = match.group(2) or "major"
+    if mode not in MODES:
+        raise ParameterError("scale", f"unknown mode {mode!r} (modes: {', '.join(MODES)})")
+    root = NAMES.index(tonic)
+    return frozenset((root + step) % 12 for step in MODES[mode])
+
+
+def pitch_class_weights(notes: list[Note]) -> np.ndarray:
+    """Sounding time per pitch class (12,)."""
+    weights = np.zeros(12)
+    for n in notes:
+        weights[n.pitch % 12] += max(n.end - n.start, 0.0)
+    return weights
+
+
+def estimate_scale(notes: list[Note]) -> frozenset[int]:
+    """The scale the primer keeps to (see the module doc)."""
+    weights = pitch_class_weights(notes)
+    total = weights.sum()
+    if total <= 0:
+        return frozenset(range(12))
+    best, held = frozenset(), -1.0
+    for mode in ("major", "harmonic-minor"):
+        for root in range(12):
+            pcs = frozenset((root + s) % 12 for s in MODES[mode])
+            share = weights[list(pcs)].sum() / total
+            if share > held + 1e-9:
+                best, held = pcs, share
+    if held >= 0.75:
+        return best
+    order = np.argsort(-weights)
+    covered = np.cumsum(weights[order]) / total
+    return frozenset(int(pc) for pc in order[:int(np.searchsorted(covered, 0.95)) + 1])
+
+
+class PlayState:
+    """What one token stream means so far: time, notes sounding (with where they began), onsets."""
+
+    def __init__(self, codec: CodecConfig = DEFAULT_CODEC):
+        self.codec = codec
+        self.now = 0                                   # steps
+        self.index = 0                                 # tokens fed
+        self.sounding: dict[int, tuple[int, int]] = {}  # pitch -> (token index of its note-on, velocity token)
+        self.velocity: int | None = None               # the last velocity token
+        self.onsets: deque[int] = deque()              # steps of recent note-ons
+        self.window = int(round(DENSITY_WINDOW / codec.step_seconds))
+        self.origin, self.played = 0, 0                # where the continuation began; note-ons since
+
+    def mark(self) -> None:
+        """The primer ends here: count the continuation's own notes from now."""
+        self.origin, self.played = self.now, 0
+
+    def feed(self, token: int) -> None:
+        if NOTE_ON <= token < NOTE_OFF:
+            self.sounding[token - NOTE_ON] = (self.index, self.velocity)
+            self.onsets.append(self.now)
+            self.played += 1
+        elif NOTE_OFF <= token < TIME_SHIFT:
+            self.sounding.pop(token - NOTE_OFF, None)
+        elif TIME_SHIFT <= token < velocity_offset(self.codec):
+            self.now += token - TIME_SHIFT + 1
+            while self.onsets and self.onsets[0] < self.now - self.window:
+                self.onsets.popleft()
+        elif token >= velocity_offset(self.codec):
+            self.velocity = token
+        self.index += 1
+
+    def onset_rate(self) -> float:
+        """Notes per second over the recent window (or all the time so far, if shorter)."""
+        span = min(self.now, self.window) * self.codec.step_seconds
+        return len(self.onsets) / span if span > 0 else float("nan")
+
+
+class Constraint:
+    """Controls made concrete for one primer: a static bias plus per-stream feedback."""
+
+    def __init__(self, controls: Controls, primer: list[Note], vocab: int, codec: CodecConfig = DEFAULT_CODEC):
+        controls.check()
+        self.controls = controls
+        self.static = np.zeros(vocab, dtype=np.float32)
+        pitches = np.arange(128)
+        if controls.scale is not None:
+            pcs = estimate_scale(primer) if controls.scale == "auto" else parse_scale(controls.scale)
+            self.scale = pcs
+            outside = ~np.isin(pitches % 12, sorted(pcs))
+            self.static[NOTE_ON:NOTE_OFF][outside] -= controls.scale_strength
+        if controls.pitch_range is not None:
+            low, high = controls.pitch_range
+            self.static[NOTE_ON:NOTE_OFF][(pitches < low) | (pitches > high)] = -math.inf
+
+    def note_on_bias(self, state: PlayState) -> float:
+        """The dynamic bias on every note-on of one stream (-inf forbids them)."""
+        c = self.controls
+        if c.max_polyphony is not None and len(state.sounding) >= c.max_polyphony:
+            return -math.inf
+        if c.density is None:
+            return 0.0
+        rate = state.onset_rate()
+        if math.isnan(rate):
+            return 0.0
+        shift = DENSITY_GAIN * math.log((c.density + 0.05) / (rate + 0.05))
+        elapsed = (state.now - state.origin) * state.codec.step_seconds
+        behind = c.density * elapsed - state.played                      # notes
+        shift += DENSITY_INTEGRAL * behind / (c.density * 5.0 + 1.0)
+        return max(-DENSITY_CLIP, min(DENSITY_CLIP, shift))
+
+    def note_off_mask(self, state: PlayState) -> np.ndarray:
+        """(128,) True for pitches whose note-off means something now (they sound)."""
+        mask = np.zeros(128, dtype=bool)
+        mask[list(state.sounding)] = True
+        return mask

@@ -1,0 +1,141 @@
+"""Sampling controls: each one a constraint on the logits, checked on what is actually generated."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from ambient.codec import NOTE_ON, TIME_SHIFT, decode, encode
+from ambient.controls import Constraint, Controls, PlayState, estimate_scale, parse_scale
+from ambient.errors import ParameterError
+from ambient.evaluate import metrics
+from ambient.model import MusicTransformer
+from ambient.notes import Note
+from ambient.sampling import continue_tokens, generate, primer_tokens, window
+from tests.conftest import tiny_config
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return MusicTransformer(tiny_config()).eval()
+
+
+def primer(pitches=(62, 64, 65, 67, 69, 71, 72, 74), seconds: float = 8.0) -> list[Note]:
+    return [Note(i * 0.5, i * 0.5 + 0.4, pitches[i % len(pitches)], 70) for i in range(int(seconds * 2))]
+
+
+def continuation(model, controls: Controls, seconds: float = 30.0, seed: int = 0) -> list[Note]:
+    start = primer()
+    [piece] = generate(model, start, seconds=seconds, seed=seed, controls=controls)
+    end = max(n.end for n in start)
+    return [n for n in piece if n.start >= end - 1e-9]
+
+
+def test_scales_parse_by_name():
+    assert parse_scale("D dorian") == {2, 4, 5, 7, 9, 11, 0}
+    assert parse_scale("Bb major") == {10, 0, 2, 3, 5, 7, 9}
+    assert parse_scale("a minor") == parse_scale("C")
+    for bad in ("H major", "D doric", "sharp"):
+        with pytest.raises(ParameterError, match="^scale "):
+            parse_scale(bad)
+
+
+def test_auto_scale_finds_the_primers_mode_and_falls_back_to_the_classes_it_uses():
+    assert estimate_scale(primer()) == parse_scale("D dorian")  # D E F G A B C
+    chromatic = [Note(i * 0.5, i * 0.5 + 0.4, 60 + i % 12, 70) for i in range(24)]
+    assert estimate_scale(chromatic) == frozenset(range(12))
+    assert estimate_scale([]) == frozenset(range(12))
+
+
+@pytest.mark.parametrize("scale", ["auto", "F# minor-pentatonic"])
+def test_asked_for_a_scale_no_note_leaves_it(model, scale):
+    allowed = estimate_scale(primer()) if scale == "auto" else parse_scale(scale)
+    notes = continuation(model, Controls(scale=scale))
+    assert len(notes) > 20
+    assert {n.pitch % 12 for n in notes} <= allowed
+    free = continuation(model, Controls())
+    assert {n.pitch % 12 for n in free} - allowed  # the untrained model wanders without it
+
+
+def test_a_finite_strength_only_leans_against_the_scale():
+    c = Constraint(Controls(scale="C major", scale_strength=2.0), primer(), 391)
+    assert c.static[NOTE_ON + 61] == -2.0 and c.static[NOTE_ON + 60] == 0.0
+    assert c.static[TIME_SHIFT] == 0.0  # only note-ons are touched
+
+
+def test_asked_for_a_range_every_note_is_inside(model):
+    notes = continuation(model, Controls(pitch_range=(50, 62)))
+    assert notes and all(50 <= n.pitch <= 62 for n in notes)
+
+
+def peak_polyphony(notes) -> int:
+    events = sorted([(n.start, 1) for n in notes] + [(n.end, -1) for n in notes], key=lambda e: (e[0], e[1]))
+    sounding = peak = 0
+    for _, change in events:
+        sounding += change
+        peak = max(peak, sounding)
+    return peak
+
+
+def test_asked_for_a_polyphony_no_more_notes_sound_at_once(model):
+    capped = continuation(model, Controls(max_polyphony=2), seconds=40)
+    assert len(capped) >= 3 and peak_polyphony(capped) <= 2
+    assert peak_polyphony(continuation(model, Controls(), seconds=40)) > 2
+
+
+@pytest.mark.parametrize("target", [0.5, 2.0, 6.0])
+def test_asked_for_a_density_a_minute_holds_it_within_a_quarter(model, target):
+    notes = continuation(model, Controls(density=target), seconds=60)
+    rate = len(notes) / 60
+    assert abs(rate - target) / target <= 0.25, rate
+
+
+def test_bad_controls_name_their_parameter():
+    for controls, name in [(Controls(pitch_range=(80, 20)), "pitch_range"), (Controls(density=0), "density"),
+                           (Controls(max_polyphony=0), "max_polyphony"), (Controls(scale_strength=0), "scale_strength"),
+                           (Controls(scale="Q"), "scale")]:
+        with pytest.raises(ParameterError, match=f"^{name} "):
+            controls.check()
+
+
+def test_no_controls_leave_generation_exactly_as_it_was(model):
+    tokens, _ = primer_tokens(primer())
+    plain = continue_tokens(model, tokens, length=300, seed=3)
+    idle = continue_tokens(model, tokens, length=300, seed=3, controls=Controls())
+    assert all(np.array_equal(a, b) for a, b in zip(plain, idle))
+
+
+def test_play_state_follows_time_notes_and_onsets():
+    state = PlayState()
+    for t in encode([Note(0, 2, 60, 70), Note(1, 1.5, 64, 70)]):
+        state.feed(int(t))
+    assert state.now == 200 and state.sounding == {} and len(state.onsets) == 2
+    assert state.onset_rate() == pytest.approx(1.0)
+
+
+def test_a_note_whose_onset_left_the_window_is_stated_again_at_its_start():
+    notes = [Note(0, 60, 36, 80)] + [Note(1 + i * 0.5, 1.4 + i * 0.5, 60 + i % 5, 70) for i in range(40)]
+    tokens = encode(notes, add_start=True)[:-1]   # the drone's note-off is not yet written
+    state = PlayState()
+    for t in tokens:
+        state.feed(int(t))
+    assert 36 in state.sounding
+    seen = window(tokens.astype(np.int64), 64, state)
+    assert len(seen) == 64
+    assert list(seen[:2]) == [tokens[1], NOTE_ON + 36]  # its velocity, then its note-on
+    assert np.array_equal(seen[2:], tokens[-62:])
+    assert NOTE_ON + 36 not in tokens[-62:]
+    whole = window(tokens.astype(np.int64), len(tokens), state)
+    assert np.array_equal(whole, tokens)  # nothing stranded when the window holds it all
+
+
+def test_a_held_drone_survives_a_slide_and_decoding_ignores_the_restatement(model):
+    start = [Note(0, 30, 36, 80)] + [Note(i * 0.25, i * 0.25 + 0.2, 60 + i % 7, 70) for i in range(100)]
+    tokens, _ = primer_tokens(start)
+    [new] = continue_tokens(model, tokens, length=200, seed=0)
+    piece = decode(np.concatenate([tokens, new]))
+    assert sum(1 for n in piece if n.pitch == 36 and n.start == 0.0) == 1   # the drone is one note, not re-struck
+    assert len(piece) >= len(start)
+    assert math.isfinite(metrics.longest_silence(piece, 0, max(n.end for n in piece)))
