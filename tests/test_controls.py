@@ -139,3 +139,45 @@ def test_a_held_drone_survives_a_slide_and_decoding_ignores_the_restatement(mode
     assert sum(1 for n in piece if n.pitch == 36 and n.start == 0.0) == 1   # the drone is one note, not re-struck
     assert len(piece) >= len(start)
     assert math.isfinite(metrics.longest_silence(piece, 0, max(n.end for n in piece)))
+
+
+def test_auto_density_holds_the_primers_own_rate(model):
+    start = primer()                                          # 16 notes over 7.9 s
+    target = len(start) / max(n.end for n in start)
+    notes = continuation(model, Controls(density="auto"), seconds=60)
+    assert abs(len(notes) / 60 - target) / target <= 0.25
+
+
+def test_key_pull_leans_toward_the_primers_profile():
+    start = [Note(0, 6, 62, 70), Note(6, 8, 69, 70), Note(8, 9, 65, 70)]   # D held longest, then A, then F
+    c = Constraint(Controls(key_pull=1.0), start, 391)
+    on = c.static[NOTE_ON:NOTE_ON + 128]
+    assert on[62] == 0.0 and on[74] == 0.0                # the primer's main class, in any octave
+    assert on[62] > on[69] > on[65] > on[61]              # then in order of sounding time; unused last
+    assert on[61] == pytest.approx(math.log(0.01 / (6 / 9 + 0.01)))
+
+
+def test_a_note_held_past_max_hold_is_pushed_to_end_and_silent_pitches_get_no_note_off():
+    c = Constraint(Controls(max_hold=2.0), primer(), 391)
+    state = PlayState()
+    for t in encode([Note(0, 10, 40, 70), Note(2.5, 10, 52, 70)])[:-2]:   # both still sounding at 10 s
+        state.feed(int(t))
+    bias = c.note_off_bias(state)
+    assert np.isinf(bias[60]) and bias[60] < 0                             # not sounding: no note-off
+    assert bias[40] == pytest.approx(4.0 * math.log(10 / 2))               # held 10 s against 2 s
+    assert bias[52] == pytest.approx(4.0 * math.log(7.5 / 2))
+    auto = Constraint(Controls(max_hold="auto"), [Note(0, 30, 36, 70)] + primer(), 391)
+    assert auto.max_hold_steps == pytest.approx(4.0 / 0.01)                # 90th percentile of mostly 0.4 s notes
+
+
+def test_max_hold_ends_the_notes_an_untrained_model_forgets(model):
+    held = continuation(model, Controls(max_hold=2.0), seconds=40)
+    free = continuation(model, Controls(max_polyphony=127), seconds=40)    # the same grammar, no guard
+    assert max(n.end - n.start for n in held) < max(n.end - n.start for n in free)
+    assert np.mean([n.end - n.start for n in held]) < 6.0
+
+
+def test_auto_scale_brings_its_key_pull_unless_told_otherwise():
+    assert Constraint(Controls(scale="auto"), primer(), 391).key_pull == 0.5
+    assert Constraint(Controls(scale="auto", key_pull=0.0), primer(), 391).key_pull == 0.0
+    assert Constraint(Controls(scale="D dorian"), primer(), 391).key_pull == 0.0

@@ -305,3 +305,27 @@ def test_status_counts_the_work_waiting_before_any_run_and_sources_lists_names_r
     assert listed["stages"]["decode"]["to_do"] == 1
     remove(ws, listed["sources"][0]["name"])  # the name listed is the name remove takes
     assert [s["name"] for s in list_sources(ws)] == ["song-1.wav"]
+
+
+def test_a_small_collection_fine_tunes_the_bundled_model_and_says_so(tmp_path, music, capsys):
+    import json
+
+    from ambient.config import ModelConfig
+    from ambient.train import SMALL_COLLECTION, starting_point
+
+    bundled_shape = {"steps": 2, "batch_size": 2, "context": 64, "val_every": 2}  # layers, width: the bundled one's
+    ws = Workspace.init(tmp_path / "ws", {"train": bundled_shape})
+    add(ws, [music])
+    run(ws)
+    assert "train: fine-tuning the bundled model (10 pieces is too few to learn music from scratch)" in \
+        capsys.readouterr().out
+    assert json.loads((latest_model(ws) / "config.json").read_text())["fine_tuned_from"] == "default"
+    tiny = ModelConfig(n_layer=1, d_model=32, n_head=2, context=64)
+    assert starting_point(10, tiny) == (None, "training from scratch on 10 pieces (the shape asked for is not "
+                                               "the bundled model's)")
+    assert starting_point(SMALL_COLLECTION, ModelConfig()) == (None, f"training from scratch on {SMALL_COLLECTION} pieces")
+    assert starting_point(10, ModelConfig(), "scratch")[0] is None
+    with pytest.raises(AmbientError, match="start_from bundled: the model's shape differs"):
+        starting_point(10, tiny, "bundled")
+    with pytest.raises(AmbientError, match="^start_from must be auto, bundled or scratch"):
+        starting_point(10, tiny, "somewhere")

@@ -16,12 +16,12 @@ from ambient.errors import ParameterError
 @dataclass
 class ModelConfig:
     vocab_size: int = field(default_factory=vocab_size)  # the codec's, never a literal
-    context: int = 512               # tokens the model attends over
+    context: int = 1024              # tokens the model attends over: 20 s of a dense transcription
     n_layer: int = 4
     n_head: int = 8
     d_model: int = 256
     dropout: float = 0.1             # on residual branches only (see the attention note in model.py)
-    max_relative_distance: int = 0   # 0 means context // 2
+    max_relative_distance: int = 256  # farther keys share one embedding; 0 means context // 2
     positions: str = "relative"      # "relative" (the paper) or "absolute" (baseline)
 
     def __post_init__(self):

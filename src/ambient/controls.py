@@ -5,13 +5,26 @@
   mode or harmonic minor whose notes hold the most of the primer's sounding time; if no
   such seven-note scale holds three quarters of it (chromatic or unusual music), the
   pitch classes that hold 95 % of it are the scale.
+- **key_pull**: note-ons lean toward the primer's own pitch-class profile: a class that
+  holds share `h` of the primer's sounding time gets `key_pull * ln((h + 0.01) / (max h + 0.01))`
+  nats, so the tonic and fifth stay as present as the primer had them (0: off). With
+  `scale="auto"` it is `AUTO_KEY_PULL` unless set: chosen with `ambient eval` on held-out
+  clean scores, where 0.5 puts the continuations' key fidelity on the real continuations'
+  own figure (0.87); 1.0 overshoots (0.91) and their pitch classes grow less like real
+  music's (feature overlap 0.83 -> 0.72).
 - **pitch_range**: note-ons outside `(low, high)` are excluded.
 - **density**: a target in notes per second, held by feedback on every note-on logit
   (clipped to ±`DENSITY_CLIP` nats): `DENSITY_GAIN * ln(target / rate)` for the rate over
   the last `DENSITY_WINDOW` seconds (the primer's included), plus an integral term,
   `DENSITY_INTEGRAL` nats per five seconds' worth of notes the continuation is behind or
   ahead of the target, so the rate over a minute lands on the target, not beside it.
+  `"auto"` holds the primer's own rate (its notes over its length): long pieces then
+  neither thin out nor pile up.
 - **max_polyphony**: no note-on while that many notes sound.
+- **max_hold**: a note sounding longer than this (seconds; `"auto"`: twice the primer's
+  90th-percentile note length, at least 4 s) gets `HOLD_GAIN * ln(age / max_hold)` nats
+  on its note-off: a note the model has lost track of ends, a drone the primer holds
+  as long does not.
 
 With any control on, a note-off is offered only for a pitch that is sounding (any other
 is a no-op the decoder drops), so a model that must end a note to go on can.
@@ -46,6 +59,8 @@ DENSITY_WINDOW = 10.0   # seconds of recent onsets the density feedback looks at
 DENSITY_GAIN = 3.0      # nats of note-on bias per unit of ln(target / rate)
 DENSITY_INTEGRAL = 2.0  # nats per five seconds' worth of notes behind or ahead of the target
 DENSITY_CLIP = 10.0     # the most the feedback moves a logit, either way
+HOLD_GAIN = 4.0         # nats on a note-off per unit of ln(age / max_hold)
+AUTO_KEY_PULL = 0.5     # the key pull that comes with scale="auto" (see key_pull above)
 
 
 @dataclass(frozen=True)
@@ -53,8 +68,11 @@ class Controls:
     scale: str | None = None            # "auto", "D dorian", "F# minor-pentatonic", None
     scale_strength: float = math.inf    # nats taken from out-of-scale note-ons (inf: excluded)
     pitch_range: tuple[int, int] | None = None
-    density: float | None = None        # notes per second
+    density: float | str | None = None  # notes per second, or "auto" (the primer's)
     max_polyphony: int | None = None
+    key_pull: float | None = None       # nats per unit of log pitch-class share (None: AUTO_KEY_PULL with
+    #                                     scale="auto", else off)
+    max_hold: float | str | None = None  # seconds, or "auto" (from the primer's note lengths)
 
     def check(self) -> None:
         if self.scale not in (None, "auto"):
@@ -65,14 +83,21 @@ class Controls:
             low, high = self.pitch_range
             if not 0 <= low <= high <= 127:
                 raise ParameterError("pitch_range", f"must be LOW-HIGH within 0-127, got {low}-{high}")
-        if self.density is not None and not 0 < self.density <= 50:
-            raise ParameterError("density", f"must be in (0, 50] notes per second, got {self.density}")
+        if self.density is not None and self.density != "auto" and not (
+                isinstance(self.density, (int, float)) and 0 < self.density <= 50):
+            raise ParameterError("density", f"must be auto or in (0, 50] notes per second, got {self.density}")
+        if self.key_pull is not None and self.key_pull < 0:
+            raise ParameterError("key_pull", f"must be 0 (off) or more, got {self.key_pull}")
+        if self.max_hold is not None and self.max_hold != "auto" and not (
+                isinstance(self.max_hold, (int, float)) and self.max_hold > 0):
+            raise ParameterError("max_hold", f"must be auto or seconds above 0, got {self.max_hold}")
         if self.max_polyphony is not None and self.max_polyphony < 1:
             raise ParameterError("max_polyphony", f"must be at least 1, got {self.max_polyphony}")
 
     @property
     def active(self) -> bool:
-        return any(x is not None for x in (self.scale, self.pitch_range, self.density, self.max_polyphony))
+        return bool(self.key_pull) or any(x is not None for x in (self.scale, self.pitch_range, self.density,
+                                                               self.max_polyphony, self.max_hold))
 
 
 def parse_scale(text: str) -> frozenset[int]:
@@ -124,7 +149,7 @@ class PlayState:
         self.codec = codec
         self.now = 0                                   # steps
         self.index = 0                                 # tokens fed
-        self.sounding: dict[int, tuple[int, int]] = {}  # pitch -> (token index of its note-on, velocity token)
+        self.sounding: dict[int, tuple[int, int | None, int]] = {}  # pitch -> (note-on's index, velocity, step)
         self.velocity: int | None = None               # the last velocity token
         self.onsets: deque[int] = deque()              # steps of recent note-ons
         self.window = int(round(DENSITY_WINDOW / codec.step_seconds))
@@ -136,7 +161,7 @@ class PlayState:
 
     def feed(self, token: int) -> None:
         if NOTE_ON <= token < NOTE_OFF:
-            self.sounding[token - NOTE_ON] = (self.index, self.velocity)
+            self.sounding[token - NOTE_ON] = (self.index, self.velocity, self.now)
             self.onsets.append(self.now)
             self.played += 1
         elif NOTE_OFF <= token < TIME_SHIFT:
@@ -171,25 +196,49 @@ class Constraint:
         if controls.pitch_range is not None:
             low, high = controls.pitch_range
             self.static[NOTE_ON:NOTE_OFF][(pitches < low) | (pitches > high)] = -math.inf
+        self.key_pull = controls.key_pull if controls.key_pull is not None else (
+            AUTO_KEY_PULL if controls.scale == "auto" else 0.0)
+        if self.key_pull > 0:
+            share = pitch_class_weights(primer)
+            share = share / share.sum() if share.sum() > 0 else np.full(12, 1 / 12)
+            pull = self.key_pull * np.log((share + 0.01) / (share.max() + 0.01))
+            self.static[NOTE_ON:NOTE_OFF] += pull[pitches % 12].astype(np.float32)
+        self.max_hold_steps = None
+        if controls.max_hold is not None:
+            hold = controls.max_hold
+            if hold == "auto":
+                lengths = [n.end - n.start for n in primer]
+                hold = max(4.0, 2 * float(np.percentile(lengths, 90))) if lengths else None
+            self.max_hold_steps = None if hold is None else hold / codec.step_seconds
+        self.density = controls.density
+        if controls.density == "auto":
+            length = max((n.end for n in primer), default=0.0)
+            self.density = min(50.0, max(0.05, len(primer) / length)) if length > 0 else None
 
     def note_on_bias(self, state: PlayState) -> float:
         """The dynamic bias on every note-on of one stream (-inf forbids them)."""
-        c = self.controls
+        c, density = self.controls, self.density
         if c.max_polyphony is not None and len(state.sounding) >= c.max_polyphony:
             return -math.inf
-        if c.density is None:
+        if density is None:
             return 0.0
         rate = state.onset_rate()
         if math.isnan(rate):
             return 0.0
-        shift = DENSITY_GAIN * math.log((c.density + 0.05) / (rate + 0.05))
+        shift = DENSITY_GAIN * math.log((density + 0.05) / (rate + 0.05))
         elapsed = (state.now - state.origin) * state.codec.step_seconds
-        behind = c.density * elapsed - state.played                      # notes
-        shift += DENSITY_INTEGRAL * behind / (c.density * 5.0 + 1.0)
+        behind = density * elapsed - state.played                        # notes
+        shift += DENSITY_INTEGRAL * behind / (density * 5.0 + 1.0)
         return max(-DENSITY_CLIP, min(DENSITY_CLIP, shift))
 
-    def note_off_mask(self, state: PlayState) -> np.ndarray:
-        """(128,) True for pitches whose note-off means something now (they sound)."""
-        mask = np.zeros(128, dtype=bool)
-        mask[list(state.sounding)] = True
-        return mask
+    def note_off_bias(self, state: PlayState) -> np.ndarray:
+        """(128,) nats for each note-off now: -inf where the pitch is silent (a no-op), and the
+        hold guard's push on notes held past `max_hold`."""
+        bias = np.full(128, -np.inf, dtype=np.float32)
+        for pitch, (_, _, began) in state.sounding.items():
+            age = state.now - began
+            push = 0.0
+            if self.max_hold_steps is not None and age > self.max_hold_steps:
+                push = min(DENSITY_CLIP, HOLD_GAIN * math.log(age / self.max_hold_steps))
+            bias[pitch] = push
+        return bias

@@ -61,7 +61,7 @@ def window(tokens: np.ndarray, length: int, state: PlayState, codec: CodecConfig
     head: list[int] = []
     for _ in range(4):  # a shorter tail can strand more notes: settle in a few rounds
         first = len(tokens) - (length - len(head))
-        stranded = sorted((index, pitch, velocity) for pitch, (index, velocity) in state.sounding.items()
+        stranded = sorted((index, pitch, velocity) for pitch, (index, velocity, _) in state.sounding.items()
                           if index < first)[-(length // 8):]   # at most an eighth of the window
         head, current = [], None
         for _, pitch, velocity in stranded:
@@ -130,10 +130,10 @@ def continue_tokens(model: MusicTransformer, primer: np.ndarray, *, length: int 
         logits = logits.float().masked_fill(banned, float("-inf"))
         if constraint is not None:
             dynamic = torch.tensor([constraint.note_on_bias(st) for st in states], device=device)
-            silent = torch.as_tensor(np.stack([~constraint.note_off_mask(st) for st in states]), device=device)
+            offs = torch.as_tensor(np.stack([constraint.note_off_bias(st) for st in states]), device=device)
             logits = logits + static
             logits[:, NOTE_ON:NOTE_OFF] += dynamic.unsqueeze(1)
-            logits[:, NOTE_OFF:NOTE_OFF + 128] = logits[:, NOTE_OFF:NOTE_OFF + 128].masked_fill(silent, float("-inf"))
+            logits[:, NOTE_OFF:NOTE_OFF + 128] += offs
         token = torch.multinomial(filter_logits(logits, sampling).softmax(-1), 1, generator=generator)  # (B, 1)
         new.append(token)
         for b, t in enumerate(token[:, 0].tolist()):

@@ -263,6 +263,35 @@ def train(data_dir: str | Path, out_dir: str | Path, model_config: ModelConfig |
     return {**summary, "best_validation_loss": state["best_val"], "steps": state["step"]}
 
 
+SMALL_COLLECTION = 50  # pieces; below this a model learns more by fine-tuning the bundled one
+
+
+def starting_point(pieces: int, model_config: ModelConfig, start_from: str = "auto",
+                   previous: str | Path | None = None) -> tuple[str | None, str]:
+    """Where a pipeline model starts: (model to fine-tune or None for fresh weights, why).
+
+    `previous` (the workspace's last model, when it fine-tunes that) comes first; then
+    `start_from`: "bundled", "scratch", or "auto" (the bundled model for a collection of
+    fewer than SMALL_COLLECTION pieces, when the shapes allow it).
+    """
+    if previous is not None:
+        return str(previous), f"fine-tuning the workspace's last model {Path(previous).name}"
+    if start_from not in ("auto", "bundled", "scratch"):
+        raise ParameterError("start_from", f"must be auto, bundled or scratch, not {start_from!r}")
+    if start_from == "scratch" or (start_from == "auto" and pieces >= SMALL_COLLECTION):
+        return None, f"training from scratch on {pieces} pieces"
+    from ambient.checkpoint import DEFAULT_MODEL_DIR, read_config
+
+    bundled = ModelConfig.from_dict(read_config(DEFAULT_MODEL_DIR)["model"])
+    if not same_weights_shape(bundled, model_config):
+        if start_from == "bundled":
+            raise AmbientError("start_from bundled: the model's shape differs from the bundled model's "
+                               f"(layers {bundled.n_layer}, d_model {bundled.d_model}, heads {bundled.n_head})")
+        return None, f"training from scratch on {pieces} pieces (the shape asked for is not the bundled model's)"
+    why = "asked" if start_from == "bundled" else f"{pieces} pieces is too few to learn music from scratch"
+    return "default", f"fine-tuning the bundled model ({why})"
+
+
 def same_weights_shape(a: ModelConfig, b: ModelConfig) -> bool:
     """Whether weights of `a` fit `b`: dropout never matters, nor context under relative attention."""
     ignore = {"dropout"} | ({"context"} if a.positions == b.positions == "relative" else set())

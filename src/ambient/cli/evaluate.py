@@ -29,8 +29,10 @@ def eval_command(
     scale: Optional[str] = CONTROL_OPTIONS["scale"],
     scale_strength: float = CONTROL_OPTIONS["scale_strength"],
     pitch_range: Optional[str] = CONTROL_OPTIONS["pitch_range"],
-    density: Optional[float] = CONTROL_OPTIONS["density"],
+    density: Optional[str] = CONTROL_OPTIONS["density"],
     max_polyphony: Optional[int] = CONTROL_OPTIONS["max_polyphony"],
+    key_pull: Optional[float] = CONTROL_OPTIONS["key_pull"],
+    max_hold: Optional[str] = CONTROL_OPTIONS["max_hold"],
 ):
     """Evaluate a model on held-out music: NLL, key fidelity, feature overlap, drift, copies."""
     import torch
@@ -40,7 +42,7 @@ def eval_command(
     torch.set_num_threads(threads)
     cfg = EvalConfig(pieces=pieces, primer_seconds=primer_seconds, seconds=seconds, seed=seed,
                      sampling=Sampling(temperature=temperature, top_p=top_p),
-                     controls=controls_from(scale, scale_strength, pitch_range, density, max_polyphony))
+                     controls=controls_from(scale, scale_strength, pitch_range, density, max_polyphony, key_pull, max_hold))
     with progress() as bar:
         task = bar.add_task("continuing held-out pieces", total=pieces)
         report = evaluate_model(model, data, cfg, train_data, warn=say,

@@ -38,8 +38,10 @@ def generate(
     scale: Optional[str] = CONTROL_OPTIONS["scale"],
     scale_strength: float = CONTROL_OPTIONS["scale_strength"],
     pitch_range: Optional[str] = CONTROL_OPTIONS["pitch_range"],
-    density: Optional[float] = CONTROL_OPTIONS["density"],
+    density: Optional[str] = CONTROL_OPTIONS["density"],
     max_polyphony: Optional[int] = CONTROL_OPTIONS["max_polyphony"],
+    key_pull: Optional[float] = CONTROL_OPTIONS["key_pull"],
+    max_hold: Optional[str] = CONTROL_OPTIONS["max_hold"],
 ):
     """Continue a seed MIDI with a Music Transformer."""
     import torch
@@ -56,7 +58,7 @@ def generate(
     torch.set_num_threads(threads)
     sampling = Sampling(temperature, top_k, top_p, min_p)
     sampling.check()
-    controls = controls_from(scale, scale_strength, pitch_range, density, max_polyphony)
+    controls = controls_from(scale, scale_strength, pitch_range, density, max_polyphony, key_pull, max_hold)
     if not 0 <= program <= 127:
         raise ParameterError("program", f"must be 0-127, got {program}")
     if length is None and seconds is None:

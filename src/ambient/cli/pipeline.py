@@ -28,12 +28,14 @@ def init(
     context: int = typer.Option(TRAIN["context"]),
     batch_size: int = typer.Option(TRAIN["batch_size"]),
     fine_tune: bool = typer.Option(TRAIN["fine_tune"], help="Continue from the last model instead of training afresh."),
+    start_from: str = typer.Option(TRAIN["start_from"], help="auto (the bundled model for a small collection), "
+                                   "bundled or scratch."),
 ):
     """Create a workspace."""
     from ambient.pipeline import Workspace
 
     train = {"steps": steps, "n_layer": n_layer, "d_model": d_model, "n_head": n_head, "context": context,
-             "batch_size": batch_size, "fine_tune": fine_tune}
+             "batch_size": batch_size, "fine_tune": fine_tune, "start_from": start_from}
     ws = Workspace.init(folder, {"train": train})
     typer.echo(f"{ws.root}: workspace ready; next: ambient pipeline ingest MUSIC_FOLDER -w {ws.root}")
 

@@ -19,7 +19,7 @@ import numpy as np
 from ambient.config import Sampling
 from ambient.controls import Controls
 from ambient.errors import AmbientError
-from ambient.evaluate import metrics
+import ambient.evaluate.metrics as metrics
 from ambient.notes import Note, shift
 
 

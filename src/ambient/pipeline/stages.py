@@ -63,7 +63,7 @@ def train_stage(inputs: list[Path], out: Path, params: dict, context: dict) -> N
     """Train (or fine-tune) on every token file; resumes in its work dir after a crash."""
     import torch
 
-    from ambient.train import train
+    from ambient.train import starting_point, train
 
     torch.set_num_threads(int(params.get("threads", 1)))
     work = Path(context["work_dir"])
@@ -77,9 +77,11 @@ def train_stage(inputs: list[Path], out: Path, params: dict, context: dict) -> N
     train_fields = set(TrainConfig.__dataclass_fields__)
     model_config = ModelConfig(**{k: v for k, v in params.items() if k in model_fields})
     cfg = TrainConfig(**{k: v for k, v in params.items() if k in train_fields})
-    previous = context.get("previous") if params.get("fine_tune") else None
-    train(data, model_dir, model_config, cfg, resume=(model_dir / "checkpoint").exists(), init_from=previous,
-          log=context.get("log", print))
+    log = context.get("log", print)
+    start, why = starting_point(len(inputs), model_config, params.get("start_from", "auto"),
+                                context.get("previous") if params.get("fine_tune") else None)
+    log(f"train: {why}")
+    train(data, model_dir, model_config, cfg, resume=(model_dir / "checkpoint").exists(), init_from=start, log=log)
     for name in ("config.json", "model.safetensors"):
         shutil.copyfile(model_dir / name, out / name)
 
@@ -94,7 +96,7 @@ DEFAULT_PARAMS = {
     "tokenize": {},
     "train": {"steps": _TRAIN.steps // 2, "batch_size": _TRAIN.batch_size, "context": _MODEL.context,
               "n_layer": _MODEL.n_layer, "n_head": _MODEL.n_head, "d_model": _MODEL.d_model,
-              "val_every": _TRAIN.val_every, "fine_tune": False, "threads": 1},
+              "val_every": _TRAIN.val_every, "fine_tune": False, "start_from": "auto", "threads": 1},
 }
 
 
