@@ -89,3 +89,23 @@ def test_decoding_table_of_relative_keys_follows_the_weights():
         attention.rel.add_(1.0)  # new weights, as after loading a checkpoint
         assert torch.equal(attention.relative_keys(40), cached + 1.0)
         assert torch.equal(attention.relative_keys(40)[:, :30], attention.rel[:, :1].expand(-1, 30, -1))
+
+
+@pytest.mark.parametrize("T,R", [(300, 24), (257, 200), (129, 5)])
+def test_blocked_banded_relative_attention_equals_the_naive_attention(T, R):
+    """Several query blocks, keys far past R (the shared farthest embedding), a ragged last block."""
+    import math
+
+    from ambient.model import QUERY_BLOCK, Attention
+
+    assert T > QUERY_BLOCK
+    torch.manual_seed(2)
+    attention = Attention(tiny_config(context=T, max_relative_distance=R, n_head=2, d_model=8))
+    q, k, v = (torch.randn(1, 2, T, 4) for _ in range(3))
+    with torch.no_grad():
+        got = torch.cat([attention._relative_block(q[:, :, a:a + QUERY_BLOCK], k, v, a)
+                         for a in range(0, T, QUERY_BLOCK)], dim=2)
+        logits = (q @ k.transpose(-1, -2) + naive_relative_logits(q, attention.rel, T)) / math.sqrt(4)
+        logits = logits.masked_fill(~torch.ones(T, T, dtype=torch.bool).tril(), float("-inf"))
+        want = logits.softmax(-1) @ v
+    assert torch.allclose(got, want, atol=1e-5)

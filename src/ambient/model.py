@@ -89,14 +89,21 @@ class Attention(nn.Module):
         Only the keys up to the block's last query are read, so nothing above the causal
         diagonal is computed: with blocks of QUERY_BLOCK queries the (T, T) logits shrink
         to a staircase under the diagonal, about half the work and a working set that
-        stays in cache. Each block's relative logits come from the skew with its queries
-        at the end of its keys.
+        stays in cache. And past `max_relative_distance` every distance shares the
+        farthest embedding, so the skew is needed only over the last R + block keys (the
+        band); older keys all get the same q·r_far, one number per query.
         """
         Tq = q.shape[2]
         end = first + Tq                                                 # keys 0 .. end-1
-        qe = q @ self.relative_keys(end).transpose(1, 2)                 # (B, H, Tq, end)
-        causal = torch.ones(Tq, end, dtype=torch.bool, device=q.device).tril(first)
-        bias = (skew(qe) / math.sqrt(self.head_dim)).masked_fill(~causal, float("-inf"))
+        R = self.rel.shape[1]
+        width = min(end, R + Tq)                                         # keys end-width .. end-1: the band
+        qe = q @ self.relative_keys(width).transpose(1, 2)               # (B, H, Tq, width)
+        causal = torch.ones(Tq, width, dtype=torch.bool, device=q.device).tril(width - Tq)
+        bias = skew(qe).masked_fill(~causal, float("-inf"))              # (B, H, Tq, width)
+        if width < end:  # keys before the band: all at distance >= R, the farthest embedding
+            far = q @ self.rel[:, 0].unsqueeze(-1)                       # (B, H, Tq, 1)
+            bias = torch.cat([far.expand(-1, -1, -1, end - width), bias], dim=-1)  # (B, H, Tq, end)
+        bias = bias / math.sqrt(self.head_dim)
         return F.scaled_dot_product_attention(q, k[:, :, :end], v[:, :, :end], attn_mask=bias)  # (B, H, Tq, hd)
 
     def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:

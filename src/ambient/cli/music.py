@@ -35,7 +35,9 @@ def generate(
     render_instrument: Optional[str] = typer.Option(None, "--render", help="Also render with this instrument."),
     audio_format: str = typer.Option(RENDER.audio_format, "--audio-format",
                                      help="wav, flac, mp3 or ogg (with --render)."),
-    scale: Optional[str] = CONTROL_OPTIONS["scale"],
+    scale: Optional[str] = typer.Option(CONTINUATION.scale, "--scale",
+                                        help="auto (the primer's scale and key profile), a scale like 'D dorian', "
+                                             "or none (the model alone)."),
     scale_strength: float = CONTROL_OPTIONS["scale_strength"],
     pitch_range: Optional[str] = CONTROL_OPTIONS["pitch_range"],
     density: Optional[str] = CONTROL_OPTIONS["density"],
