@@ -224,7 +224,9 @@ def train(data_dir: str | Path, out_dir: str | Path, model_config: ModelConfig |
         batch = sample_batch(train_set, weights, cfg.batch_size // world, model_config.context, cfg, rng).to(device)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, cfg)
-        _, loss = net(batch[:, :-1], batch[:, 1:])
+        # bf16 autocast on GPUs (no loss scaling needed, unlike fp16); CPU stays fp32
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=str(device).startswith("cuda")):
+            _, loss = net(batch[:, :-1], batch[:, 1:])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
