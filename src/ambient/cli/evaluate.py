@@ -42,7 +42,8 @@ def eval_command(
     torch.set_num_threads(threads)
     cfg = EvalConfig(pieces=pieces, primer_seconds=primer_seconds, seconds=seconds, seed=seed,
                      sampling=Sampling(temperature=temperature, top_p=top_p),
-                     controls=controls_from(scale, scale_strength, pitch_range, density, max_polyphony, key_pull, max_hold))
+                     controls=controls_from(scale, scale_strength, pitch_range, density, max_polyphony, key_pull,
+                                            max_hold))
     with progress() as bar:
         task = bar.add_task("continuing held-out pieces", total=pieces)
         report = evaluate_model(model, data, cfg, train_data, warn=say,
