@@ -329,3 +329,18 @@ def test_a_small_collection_fine_tunes_the_bundled_model_and_says_so(tmp_path, m
         starting_point(10, tiny, "bundled")
     with pytest.raises(AmbientError, match="^start_from must be auto, bundled or scratch"):
         starting_point(10, tiny, "somewhere")
+
+
+def test_eval_of_a_workspace_continues_the_pieces_its_newest_model_held_out(ws, tmp_path):
+    import json
+
+    run(ws)
+    held = json.loads((latest_model(ws) / "config.json").read_text())["data"]["validation_pieces"]
+    out = tmp_path / "eval.json"
+    result = subprocess.run([sys.executable, "-m", "ambient", "eval", str(ws.root), "--primer-seconds", "0.5",
+                             "--seconds", "1", "-o", str(out)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(out.read_text())
+    assert report["model"] == str(ws.root) and held
+    assert sorted(r["piece"] for r in report["per_piece"]) == sorted(held)
+    assert "longest_shared_run" in report["per_piece"][0]["generated"]   # checked against what it trained on

@@ -102,3 +102,23 @@ def test_ddp_on_two_cpu_processes_trains_and_resumes(midi_folder, tmp_path):
     assert set(sums) == {"0", "1"} and sums["0"] == sums["1"]  # both ranks hold the same model
     config = json.loads((out / "config.json").read_text())
     assert config["training"]["processes"] == 2 and config["metrics"]["steps"] == 6
+
+
+def test_train_from_default_keeps_the_bundled_shape_at_a_new_context_and_a_gentler_rate(midi_folder, tmp_path):
+    from ambient.checkpoint import DEFAULT_MODEL_DIR
+
+    out = tmp_path / "tuned"
+    result = subprocess.run([sys.executable, "-m", "ambient", "train", str(midi_folder), "--out", str(out), "--from",
+                             "default", "--context", "128", "--steps", "2", "--batch-size", "2", "--val-every", "2",
+                             "--threads", "1"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    config = json.loads((out / "config.json").read_text())
+    bundled = json.loads((DEFAULT_MODEL_DIR / "config.json").read_text())["model"]
+    assert config["model"] == {**bundled, "context": 128}               # its shape, the context asked for
+    assert config["fine_tuned_from"] == "default" and config["training"]["learning_rate"] == 3e-4
+    shaped = subprocess.run([sys.executable, "-m", "ambient", "train", str(midi_folder), "--out",
+                             str(tmp_path / "other"), "--from", str(out), "--layers", "2", "--steps", "1"],
+                            capture_output=True, text=True, timeout=300)
+    assert shaped.returncode == 1 and shaped.stderr.strip() == (
+        "error: --layers 2: a fine-tuned model keeps the shape of the one it starts from (n_layer 4); "
+        "only the context and dropout may change")

@@ -49,7 +49,9 @@ class ModelConfig:
 class TrainConfig:
     steps: int = 2000
     batch_size: int = 8            # windows per step, over all processes
-    learning_rate: float = 1e-3
+    learning_rate: float | None = None      # peak; None: the one below that fits the start
+    scratch_learning_rate: float = 1e-3
+    fine_tune_learning_rate: float = 3e-4   # gentler: a small collection must not wash out what was learnt
     warmup_steps: int = 100
     weight_decay: float = 0.01
     val_fraction: float = 0.1

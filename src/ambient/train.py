@@ -15,7 +15,7 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -168,6 +168,9 @@ def train(data_dir: str | Path, out_dir: str | Path, model_config: ModelConfig |
     model may be fine-tuned at another context length (its weights do not depend on it).
     """
     cfg = cfg or TrainConfig()
+    if cfg.learning_rate is None:
+        cfg = replace(cfg, learning_rate=cfg.fine_tune_learning_rate if init_from is not None
+                      else cfg.scratch_learning_rate)
     model_config = model_config or ModelConfig()
     out_dir = Path(out_dir)
     checkpoint = out_dir / "checkpoint"

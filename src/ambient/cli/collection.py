@@ -66,7 +66,9 @@ def train(
     out: Path = typer.Option(..., "--out", "-o", help="Model directory to write."),
     steps: int = typer.Option(TRAINING.steps, help="Optimizer steps."),
     batch_size: int = typer.Option(TRAINING.batch_size, help="Windows per step (over all processes)."),
-    learning_rate: float = typer.Option(TRAINING.learning_rate),
+    learning_rate: Optional[float] = typer.Option(TRAINING.learning_rate, help=f"Peak (default "
+                                                  f"{TRAINING.scratch_learning_rate:g}, or "
+                                                  f"{TRAINING.fine_tune_learning_rate:g} with --from)."),
     warmup_steps: int = typer.Option(TRAINING.warmup_steps),
     val_every: int = typer.Option(TRAINING.val_every, help="Validate and checkpoint every N steps."),
     minutes: float = typer.Option(TRAINING.minutes, help="Stop after this many minutes (0: run every step)."),
@@ -88,6 +90,7 @@ def train(
     """Train a Music Transformer on a folder of MIDI files (or fine-tune one with --from)."""
     import torch
 
+    from ambient.errors import ParameterError
     from ambient.train import train as fit
 
     if threads:
@@ -100,8 +103,15 @@ def train(
 
         base = None if init_from == "default" else model_dir(init_from)
         init_from = "default" if base is None else str(base)
-        typed = {name for name in ("context", "dropout") if ctx.get_parameter_source(name).name == "COMMANDLINE"}
+        typed = {name for name in ("context", "dropout", "n_layer", "n_head", "d_model", "max_relative_distance",
+                                   "positions") if ctx.get_parameter_source(name).name == "COMMANDLINE"}
         shape = ModelConfig.from_dict(read_config(base if base is not None else DEFAULT_MODEL_DIR).get("model", {}))
+        for name in sorted(typed - {"context", "dropout"}):
+            if getattr(model_config, name) != getattr(shape, name):
+                raise ParameterError(name, f"{getattr(model_config, name)}: a fine-tuned model keeps the shape of "
+                                           f"the one it starts from ({name} {getattr(shape, name)}); only the "
+                                           "context and dropout may change")
+        typed &= {"context", "dropout"}
         model_config = ModelConfig.from_dict({**shape.to_dict(), **{k: getattr(model_config, k) for k in typed}})
     cfg = TrainConfig(steps=steps, batch_size=batch_size, learning_rate=learning_rate, warmup_steps=warmup_steps,
                       val_every=val_every, seed=seed, minutes=minutes)

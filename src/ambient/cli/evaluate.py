@@ -15,7 +15,8 @@ SAMPLING = Sampling()
 
 
 def eval_command(
-    data: Path = typer.Argument(..., help="Folder of held-out MIDI (pieces the model never trained on)."),
+    data: Path = typer.Argument(..., help="Folder of held-out MIDI (pieces the model never trained on), or a "
+                                          "pipeline workspace (its newest model on the pieces it held out)."),
     model: Optional[Path] = typer.Option(None, "--model", "-m", help="Model directory or workspace (default: bundled)."),
     output: Path = typer.Option(Path("eval.json"), "--output", "-o", help="JSON report; the PNG goes beside it."),
     pieces: int = typer.Option(16, help="Held-out pieces to continue."),

@@ -34,14 +34,43 @@ def read_pieces(folder: str | Path, warn=print) -> dict[str, list]:
     return pieces
 
 
+def held_out_split(workspace: str | Path, model_dir: str | Path) -> tuple[dict[str, list], dict[str, list]]:
+    """(held-out pieces, training pieces) of a workspace model: the files its training kept
+    for validation, and the rest, read back from the workspace's token repo."""
+    import json
+
+    from ambient.codec import decode, read_tokens
+    from ambient.pipeline import Workspace
+
+    data = json.loads((Path(model_dir) / "config.json").read_text()).get("data", {})
+    tokens = Workspace(workspace).repo("tokens")
+    held = set(data.get("validation_pieces", []))
+    split: tuple[dict, dict] = ({}, {})
+    for path in sorted(tokens.glob("*.npy")):
+        split[0 if path.name in held else 1][path.name] = decode(read_tokens(path))
+    if not split[0]:
+        raise AmbientError(f"{workspace}: the newest model names no held-out piece still in {tokens}")
+    return split
+
+
 def evaluate_model(model_path: str | Path | None, data: str | Path, cfg: EvalConfig | None = None,
                    train_data: str | Path | None = None, on_piece=None, warn=print) -> dict:
-    """Load a model (None: the bundled one; a workspace: its newest) and evaluate it on a folder of MIDI."""
-    from ambient.checkpoint import DEFAULT_MODEL_DIR, load_model
-    from ambient.pipeline import model_dir
+    """Evaluate a model (None: the bundled one; a workspace: its newest) on a folder of MIDI.
 
-    directory = model_dir(model_path) or DEFAULT_MODEL_DIR
-    model, config = load_model(directory)
-    config = {**config, "path": str(model_path) if model_path is not None else "bundled"}
+    `data` may be a pipeline workspace instead: then its newest model (unless another is
+    given) is continued on the pieces its training held out, and copies are checked
+    against the pieces it trained on.
+    """
+    from ambient.checkpoint import DEFAULT_MODEL_DIR, load_model
+    from ambient.pipeline import is_workspace, model_dir
+
     corpus = list(read_pieces(train_data, warn=lambda m: None).values()) if train_data is not None else None
-    return evaluate(model, config, read_pieces(data, warn), cfg or EvalConfig(), corpus, on_piece)
+    if is_workspace(data):
+        model_path = model_path if model_path is not None else data
+        pieces, trained_on = held_out_split(data, model_dir(data))
+        corpus = corpus if corpus is not None else list(trained_on.values())
+    else:
+        pieces = read_pieces(data, warn)
+    model, config = load_model(model_dir(model_path) or DEFAULT_MODEL_DIR)
+    config = {**config, "path": str(model_path) if model_path is not None else "bundled"}
+    return evaluate(model, config, pieces, cfg or EvalConfig(), corpus, on_piece)

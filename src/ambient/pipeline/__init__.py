@@ -5,6 +5,6 @@
 
 from ambient.pipeline.queries import latest_model, lineage, list_sources, model_dir, models, status
 from ambient.pipeline.runner import run
-from ambient.pipeline.workspace import Workspace
+from ambient.pipeline.workspace import Workspace, is_workspace
 
-__all__ = ["Workspace", "latest_model", "lineage", "model_dir", "models", "run", "status", "list_sources"]
+__all__ = ["Workspace", "is_workspace", "latest_model", "lineage", "model_dir", "models", "run", "status", "list_sources"]
