@@ -5,7 +5,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ambient.codec import (DEFAULT_CODEC, END, NOTE_OFF, NOTE_ON, START, TIME_SHIFT, bin_velocity, decode,
-                           describe, encode, normalize, quantize, velocity_bin, velocity_offset, vocab_size)
+                           describe, encode, normalize, quantize, restated_window, velocity_bin, velocity_offset,
+                           vocab_size)
 from ambient.notes import Note
 
 STEP = DEFAULT_CODEC.step_seconds
@@ -101,3 +102,35 @@ def test_fewer_tokens_than_velocity_before_every_note():
     notes = [Note(i * 0.25, i * 0.25 + 1.0, 60 + i % 12, 80) for i in range(100)]
     tokens = encode(notes)
     assert Counter(describe(t).split(":")[0] for t in tokens)["vel"] == 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(scores, st.integers(0, 400), st.integers(8, 200))
+def test_a_restated_window_ends_only_notes_it_shows_and_keeps_its_length(notes, begin, length):
+    tokens = encode(notes)
+    begin = min(begin, max(0, len(tokens) - 1))
+    seen = restated_window(tokens, begin, length)
+    assert len(seen) == min(length, len(tokens) - begin + (len(seen) - len(tokens[begin:begin + length])))
+    assert len(seen) <= length
+    sounding = set()
+    for t in seen.tolist():
+        if NOTE_ON <= t < NOTE_OFF:
+            sounding.add(t - NOTE_ON)
+        elif NOTE_OFF <= t < TIME_SHIFT:
+            if len(sounding) < length // 8:   # past an eighth of the window the oldest go unstated
+                assert t - NOTE_OFF in sounding
+            sounding.discard(t - NOTE_OFF)
+    if begin == 0:
+        assert np.array_equal(seen, tokens[:length])
+
+
+def test_a_restated_window_opens_with_the_notes_sounding_at_its_start():
+    notes = [Note(0, 10, 40, 100), Note(1, 2, 60, 40), Note(3, 10, 64, 40)]
+    tokens = encode(notes)
+    begin = int(np.flatnonzero(tokens == NOTE_ON + 64)[0]) + 1       # just after the third note-on
+    seen = restated_window(tokens, begin, 40)
+    loud, soft = velocity_offset() + velocity_bin(100), velocity_offset() + velocity_bin(40)
+    assert seen[:4].tolist() == [loud, NOTE_ON + 40, soft, NOTE_ON + 64]
+    assert np.array_equal(seen[4:], tokens[begin:begin + 36])
+    assert [(n.pitch, n.velocity) for n in decode(seen)] == [(40, bin_velocity(velocity_bin(100))),
+                                                             (64, bin_velocity(velocity_bin(40)))]

@@ -3,8 +3,8 @@ import math
 import pytest
 import torch
 
-from ambient.codec import vocab_size
-from ambient.model import KVCache, MusicTransformer, skew
+from ambient.codec import NOTE_OFF, NOTE_ON, TIME_SHIFT, vocab_size
+from ambient.model import KVCache, MusicTransformer, skew, sounding_notes
 from tests.conftest import tiny_config
 
 VOCAB = vocab_size()
@@ -109,3 +109,36 @@ def test_blocked_banded_relative_attention_equals_the_naive_attention(T, R):
         logits = logits.masked_fill(~torch.ones(T, T, dtype=torch.bool).tril(), float("-inf"))
         want = logits.softmax(-1) @ v
     assert torch.allclose(got, want, atol=1e-5)
+
+
+def test_sounding_notes_follow_note_ons_note_offs_and_restrikes():
+    on, off, wait = (lambda p: NOTE_ON + p), (lambda p: NOTE_OFF + p), TIME_SHIFT
+    idx = torch.tensor([[on(60), on(64), wait, off(60), off(70), on(64), wait, off(64), on(0)]])
+    mask = sounding_notes(idx)[0]                                   # (T, 128)
+    sounding = [sorted(torch.nonzero(row).flatten().tolist()) for row in mask]
+    assert sounding == [[60], [60, 64], [60, 64], [64], [64], [64], [64], [], [0]]
+
+
+def test_sounding_notes_carry_over_a_cache_and_a_fresh_read_starts_silent():
+    config = tiny_config()
+    idx = torch.tensor([[NOTE_ON + 60, NOTE_ON + 62, TIME_SHIFT, NOTE_OFF + 60, TIME_SHIFT]])
+    whole = sounding_notes(idx)
+    cache = KVCache(config, 1)
+    parts = []
+    for t in range(idx.shape[1]):
+        parts.append(sounding_notes(idx[:, t:t + 1], cache))
+        cache.length += 1
+    assert torch.equal(torch.cat(parts, 1), whole)
+    cache.length = 0                                                # a slide re-reads from position 0
+    assert sounding_notes(idx[:, 2:3], cache).sum() == 0
+
+
+def test_a_model_gaining_the_sounding_input_starts_exactly_where_its_base_was():
+    torch.manual_seed(4)
+    base = MusicTransformer(tiny_config(sounding_input=False)).eval()
+    grown = MusicTransformer(tiny_config(sounding_input=True)).eval()
+    missing, unexpected = grown.load_state_dict(base.state_dict(), strict=False)
+    assert missing == ["sounding.weight"] and unexpected == []
+    idx = torch.tensor([[NOTE_ON + 60, TIME_SHIFT, NOTE_ON + 64, TIME_SHIFT + 9, NOTE_OFF + 60]])
+    with torch.no_grad():
+        assert torch.equal(grown(idx)[0], base(idx)[0])

@@ -150,6 +150,36 @@ def encode_piece(notes: list[Note], config: CodecConfig = DEFAULT_CODEC) -> np.n
     return encode(notes, config, add_start=True, add_end=True)
 
 
+def restated_window(tokens: np.ndarray, begin: int, length: int, config: CodecConfig = DEFAULT_CODEC) -> np.ndarray:
+    """`length` tokens from `begin`, opened by the note-ons (and velocities) of the notes already
+    sounding there, so every note-off in the window ends a note the window shows.
+
+    A window cut from the middle of a piece otherwise holds note-offs of notes it never
+    began; a model trained on such windows learns that a note-off may name any pitch, and
+    spends note-offs on silent pitches when it plays. The sampler restates the notes it
+    carries across a slide the same way (`ambient.sampling.window`).
+    """
+    sounding: dict[int, int | None] = {}  # pitch -> velocity token in force at its note-on
+    velocity, v0 = None, velocity_offset(config)
+    for t in tokens[:begin].tolist():
+        if NOTE_ON <= t < NOTE_OFF:
+            sounding[t - NOTE_ON] = velocity
+        elif NOTE_OFF <= t < TIME_SHIFT:
+            sounding.pop(t - NOTE_OFF, None)
+        elif t >= v0:
+            velocity = t
+    head: list[int] = []
+    current = None
+    for pitch, v in list(sounding.items())[-(length // 8):]:  # at most an eighth of the window
+        if v is not None and v != current:
+            head.append(v)
+            current = v
+        head.append(NOTE_ON + pitch)
+    if head and velocity is not None and velocity != current:
+        head.append(velocity)  # the window's own first notes keep the velocity they had
+    return np.concatenate([np.asarray(head, dtype=tokens.dtype), tokens[begin:begin + length - len(head)]])
+
+
 TOKEN_SUFFIX = ".npy"  # token files: a 1-D uint16 array, as `np.save` writes it
 
 

@@ -26,8 +26,9 @@
   on its note-off: a note the model has lost track of ends, a drone the primer holds
   as long does not.
 
-With any control on, a note-off is offered only for a pitch that is sounding (any other
-is a no-op the decoder drops), so a model that must end a note to go on can.
+Whatever the controls, the sampler offers a note-off only for a pitch that is sounding
+(any other is a no-op the decoder drops), so a model that must end a note to go on can
+(`ambient.sampling.release_sounding`).
 
 `PlayState` follows what the token stream means (time, notes sounding, recent onsets) so
 the sampler, the stream and the studio share one account of it.
@@ -232,9 +233,9 @@ class Constraint:
         return max(-DENSITY_CLIP, min(DENSITY_CLIP, shift))
 
     def note_off_bias(self, state: PlayState) -> np.ndarray:
-        """(128,) nats for each note-off now: -inf where the pitch is silent (a no-op), and the
-        hold guard's push on notes held past `max_hold`."""
-        bias = np.full(128, -np.inf, dtype=np.float32)
+        """(128,) nats for each note-off now: the hold guard's push on notes held past `max_hold`
+        (the sampler offers note-offs only for sounding pitches, `ambient.sampling.release_sounding`)."""
+        bias = np.zeros(128, dtype=np.float32)
         for pitch, (_, _, began) in state.sounding.items():
             age = state.now - began
             push = 0.0

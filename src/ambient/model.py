@@ -7,6 +7,13 @@ et al. 2018. Distances past `max_relative_distance` share the farthest embedding
 Layout in the spirit of nanoGPT: one dataclass config, pre-LayerNorm blocks,
 `forward(idx, targets) -> (logits, loss)`.
 
+One addition to the paper (`sounding_input`): each position also reads which pitches are
+sounding after its token, a 128-wide mask worked out from the tokens themselves and
+projected into the residual stream. A performance-encoded model must otherwise find
+every unended note-on by attention alone; on transcriptions (velocity before most notes,
+notes ringing for seconds) the bundled model without it put 73 % of its note-off
+probability on pitches that were not sounding, so the notes it meant to end piled up.
+
 Incremental decoding keeps a preallocated key/value cache. For a single new query at
 the end of the sequence the skew is the identity, so the relative term folds into
 the keys: q·(K + Er)ᵀ, and one fused attention call does the whole step.
@@ -20,7 +27,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ambient.codec import PAD
+from ambient.codec import NOTE_OFF, NOTE_ON, PAD
 from ambient.config import ModelConfig
 
 
@@ -36,6 +43,32 @@ class KVCache:
         self.k = torch.zeros(shape, device=device, dtype=dtype)
         self.v = torch.zeros(shape, device=device, dtype=dtype)
         self.length = 0
+        # per pitch, the position of its last note-on and last note-off so far (-1: none)
+        self.last_on = torch.full((batch, 128), -1, dtype=torch.long, device=device)
+        self.last_off = torch.full((batch, 128), -1, dtype=torch.long, device=device)
+
+
+def sounding_notes(idx: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+    """(B, T, 128) floats: 1 where a pitch sounds once token t is read (its last note-on
+    came after its last note-off). With a cache, notes carry over from the tokens before;
+    a cache read from position 0 starts silent."""
+    B, T = idx.shape
+    offset = cache.length if cache is not None else 0
+    position = torch.arange(offset, offset + T, device=idx.device).expand(B, T)       # (B, T)
+    pitch = ((idx - NOTE_ON) % 128).unsqueeze(-1)                                      # (B, T, 1)
+
+    def last(event: torch.Tensor, before: torch.Tensor | None) -> torch.Tensor:
+        at = torch.full((B, T, 128), -1, dtype=torch.long, device=idx.device)
+        at.scatter_(2, pitch, torch.where(event, position, -1).unsqueeze(-1))          # (B, T, 128)
+        at = at.cummax(dim=1).values
+        return at if before is None else torch.maximum(at, before.unsqueeze(1))
+
+    fresh = cache is None or cache.length == 0
+    on = last((idx >= NOTE_ON) & (idx < NOTE_OFF), None if fresh else cache.last_on)
+    off = last((idx >= NOTE_OFF) & (idx < NOTE_OFF + 128), None if fresh else cache.last_off)
+    if cache is not None:
+        cache.last_on, cache.last_off = on[:, -1], off[:, -1]
+    return (on > off).float()
 
 
 def skew(qe: torch.Tensor) -> torch.Tensor:
@@ -164,7 +197,11 @@ class MusicTransformer(nn.Module):
         self.ln_f = nn.LayerNorm(config.d_model)
         self.head = nn.Linear(config.d_model, config.vocab_size, bias=False)
         self.head.weight = self.embed.weight  # tied input and output embeddings
+        if config.sounding_input:
+            self.sounding = nn.Linear(128, config.d_model, bias=False)
         self.apply(self._init)
+        if config.sounding_input:  # starts as a no-op, so a model without it fine-tunes into it smoothly
+            nn.init.zeros_(self.sounding.weight)
         for name, p in self.named_parameters():
             if name.endswith(("proj.weight", "ff2.weight")):  # GPT-2's scaled residual init
                 nn.init.normal_(p, 0.0, 0.02 / math.sqrt(2 * config.n_layer))
@@ -183,6 +220,8 @@ class MusicTransformer(nn.Module):
         if offset + T > self.config.context:
             raise ValueError(f"{offset + T} tokens exceed the context of {self.config.context}")
         x = self.embed(idx)                                              # (B, T, C)
+        if self.config.sounding_input:
+            x = x + self.sounding(sounding_notes(idx, cache))            # (B, T, C)
         if self.config.positions == "absolute":
             x = x + self.position(torch.arange(offset, offset + T, device=idx.device))
         x = self.drop(x)

@@ -38,6 +38,30 @@ def filter_logits(logits: torch.Tensor, s: Sampling) -> torch.Tensor:
     return logits
 
 
+def release_sounding(logits: torch.Tensor, states: list[PlayState]) -> torch.Tensor:
+    """Logits (B, V) whose note-offs can only end a note that is sounding.
+
+    A note-off for a silent pitch does nothing, yet a small model trained on windows that
+    begin mid-piece (note-offs whose note-ons it never saw) spends about half its note-offs
+    that way on unfamiliar music, so notes it meant to end pile up (polyphony 12-18 where
+    the primer had 4). The model's decision to end a note now is kept: the probability of
+    every note-off together is unchanged, shared among the sounding pitches in the
+    proportions the model gave them. With nothing sounding no note-off is offered. A note
+    struck at this very instant is not offered one either: the codec makes every note at
+    least one step long, so the model never saw a note end where it began.
+    """
+    offs = logits[:, NOTE_OFF:NOTE_OFF + 128]
+    sounding = torch.zeros_like(offs, dtype=torch.bool)
+    for b, state in enumerate(states):
+        sounding[b, [p for p, (_, _, began) in state.sounding.items() if began < state.now]] = True
+    everything = torch.logsumexp(offs, -1, keepdim=True)                              # (B, 1)
+    held = torch.logsumexp(offs.masked_fill(~sounding, float("-inf")), -1, keepdim=True)
+    moved = (offs + (everything - held)).masked_fill(~sounding, float("-inf"))
+    logits = logits.clone()
+    logits[:, NOTE_OFF:NOTE_OFF + 128] = moved
+    return logits
+
+
 def primer_tokens(notes: list[Note], primer_seconds: float | None = None,
                   codec: CodecConfig = DEFAULT_CODEC) -> tuple[np.ndarray, list[Note]]:
     """Tokens for the primer and the primer notes they stand for (its last N seconds)."""
@@ -127,7 +151,7 @@ def continue_tokens(model: MusicTransformer, primer: np.ndarray, *, length: int 
     finished_at = [-1] * variations
     new = []
     for step in range(budget):
-        logits = logits.float().masked_fill(banned, float("-inf"))
+        logits = release_sounding(logits.float().masked_fill(banned, float("-inf")), states)
         if constraint is not None:
             dynamic = torch.tensor([constraint.note_on_bias(st) for st in states], device=device)
             offs = torch.as_tensor(np.stack([constraint.note_off_bias(st) for st in states]), device=device)

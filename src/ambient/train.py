@@ -24,7 +24,7 @@ import torch.distributed as dist
 from safetensors.torch import load_file, save_file
 
 from ambient.checkpoint import WEIGHTS, save_model_dir
-from ambient.codec import DEFAULT_CODEC, PAD, TOKEN_SUFFIX, decode, encode_piece, read_tokens
+from ambient.codec import DEFAULT_CODEC, PAD, TOKEN_SUFFIX, decode, encode_piece, read_tokens, restated_window
 from ambient.errors import AmbientError, ParameterError
 from ambient.files import atomic_dir, recover_dir, write_text
 from ambient.midi import read_midi
@@ -80,7 +80,7 @@ def sample_batch(pieces: list[Piece], weights: np.ndarray, batch: int, context: 
         notes = stretch(notes, float(rng.uniform(1 - cfg.stretch, 1 + cfg.stretch)))
         tokens = encode_piece(notes)
         begin = int(rng.integers(0, max(1, len(tokens) - context)))
-        window = tokens[begin:begin + context + 1]
+        window = restated_window(tokens, begin, context + 1)
         out[row, :len(window)] = window
     return torch.from_numpy(out)
 
@@ -203,7 +203,8 @@ def train(data_dir: str | Path, out_dir: str | Path, model_config: ModelConfig |
         if not same_weights_shape(base.config, model.config):
             raise AmbientError(f"{init_from}: cannot fine-tune from a model of another shape "
                                f"({base.config.to_dict()} against {model.config.to_dict()})")
-        model.load_state_dict(base.state_dict())
+        # a base without the sounding-notes input gains it, starting from zero (a no-op)
+        model.load_state_dict(base.state_dict(), strict=base.config.sounding_input == model.config.sounding_input)
         info = {**info, "fine_tuned_from": str(init_from)}
     if resume:
         state = _load_checkpoint(checkpoint, model, optimizer)
@@ -298,8 +299,10 @@ def starting_point(pieces: int, model_config: ModelConfig, start_from: str = "au
 
 
 def same_weights_shape(a: ModelConfig, b: ModelConfig) -> bool:
-    """Whether weights of `a` fit `b`: dropout never matters, nor context under relative attention."""
-    ignore = {"dropout"} | ({"context"} if a.positions == b.positions == "relative" else set())
+    """Whether weights of `a` fit `b`: dropout never matters, nor context under relative attention,
+    and `b` may add the sounding-notes input that `a` lacks (it starts as a no-op)."""
+    ignore = {"dropout"} | ({"context"} if a.positions == b.positions == "relative" else set()) | (
+        {"sounding_input"} if b.sounding_input else set())
     return {k: v for k, v in a.to_dict().items() if k not in ignore} == \
         {k: v for k, v in b.to_dict().items() if k not in ignore}
 

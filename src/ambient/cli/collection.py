@@ -112,6 +112,7 @@ def train(
                                            f"the one it starts from ({name} {getattr(shape, name)}); only the "
                                            "context and dropout may change")
         typed &= {"context", "dropout"}
+        typed |= {"sounding_input"}  # a base without the sounding-notes input gains it (it starts as a no-op)
         model_config = ModelConfig.from_dict({**shape.to_dict(), **{k: getattr(model_config, k) for k in typed}})
     cfg = TrainConfig(steps=steps, batch_size=batch_size, learning_rate=learning_rate, warmup_steps=warmup_steps,
                       val_every=val_every, seed=seed, minutes=minutes)
