@@ -3,7 +3,7 @@
 Runs each command 5 times (after one warm-up) and reports the median wall time, with
 `python -c pass` measured in the same run so a busy machine shows as a larger
 baseline rather than a slower command. Also reports whether each command imported
-torch. Prints one JSON line.
+torch. `ambient studio` is timed from launch until its page answers. Prints one JSON line.
 
     python benchmarks/startup.py [--repeats 5]
 """
@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+import urllib.request
 
 COMMANDS = {
     "python -c pass": [sys.executable, "-c", "pass"],
@@ -48,6 +51,33 @@ def imports_torch(argv: list[str]) -> bool | None:
     return "TORCH=True" in result.stderr
 
 
+def studio_ready_seconds(repeats: int) -> float:
+    """Launch to first answered page request of `ambient studio`, median over repeats."""
+    times = []
+    with tempfile.TemporaryDirectory() as workspace:
+        for _ in range(repeats + 1):  # the first warms the file cache
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+            start = time.perf_counter()
+            child = subprocess.Popen([sys.executable, "-m", "ambient", "studio", "-w", workspace, "--port", str(port)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                while True:
+                    try:
+                        urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1).read()
+                        break
+                    except OSError:
+                        if child.poll() is not None:
+                            raise SystemExit("ambient studio exited before it answered")
+                        time.sleep(0.01)
+                times.append(time.perf_counter() - start)
+            finally:
+                child.terminate()
+                child.wait()
+    return statistics.median(times[1:])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
@@ -58,6 +88,7 @@ def main() -> None:
     baseline = result["python -c pass"]["median_s"]
     for name in COMMANDS:
         result[name]["over_python_s"] = round(result[name]["median_s"] - baseline, 3)
+    result["ambient studio (until the page answers)"] = {"median_s": round(studio_ready_seconds(args.repeats), 3)}
     print(json.dumps(result))
 
 

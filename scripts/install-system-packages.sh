@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Debian packages for the SoundFont backend: FluidSynth and the MIT-licensed FluidR3_GM
-# SoundFont. Installed when running as root and missing; otherwise says what to do.
+# Debian packages: FluidSynth and the MIT-licensed FluidR3_GM SoundFont (the SoundFont
+# backend), Chromium and its WebDriver (the studio's browser tests). Installed when running
+# as root and missing; otherwise says what to do.
 set -u
-packages=(libfluidsynth3 fluid-soundfont-gm)
+packages=(libfluidsynth3 fluid-soundfont-gm chromium chromium-driver)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -15,5 +16,5 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get install -y -q "${missing[@]}" >/dev/null 2>&1 \
   || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q "${missing[@]}" >/dev/null 2>&1; } \
-  || echo "note: could not install ${missing[*]}; SoundFont rendering will not work" >&2
+  || echo "note: could not install ${missing[*]}; SoundFont rendering or the browser tests will not work" >&2
 exit 0

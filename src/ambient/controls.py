@@ -243,3 +243,30 @@ class Constraint:
                 push = min(DENSITY_CLIP, HOLD_GAIN * math.log(age / self.max_hold_steps))
             bias[pitch] = push
         return bias
+
+
+def _seconds_or_auto(name: str, value: str | None) -> float | str | None:
+    if value is None or value == "auto":
+        return value
+    try:
+        return float(value)
+    except ValueError:
+        raise ParameterError(name, f"must be auto or a number, got {value!r}") from None
+
+
+def controls_from(scale: str | None, scale_strength: float, pitch_range: str | None, density: str | None,
+                  max_polyphony: int | None, key_pull: float | None = None, max_hold: str | None = None) -> Controls:
+    """Controls from the words a person types (CLI flags, the studio's fields): 'none', '36-84', 'auto'."""
+    if scale is not None and scale.strip().lower() == "none":
+        scale = None
+    bounds = None
+    if pitch_range is not None:
+        low, dash, high = pitch_range.partition("-")
+        if not (dash and low.strip().isdigit() and high.strip().isdigit()):
+            raise ParameterError("pitch_range", f"must be LOW-HIGH like 36-84, got {pitch_range!r}")
+        bounds = (int(low), int(high))
+    controls = Controls(scale=scale, scale_strength=scale_strength, pitch_range=bounds,
+                        density=_seconds_or_auto("density", density), max_polyphony=max_polyphony,
+                        key_pull=key_pull, max_hold=_seconds_or_auto("max_hold", max_hold))
+    controls.check()
+    return controls

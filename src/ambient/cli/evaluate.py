@@ -7,7 +7,8 @@ from typing import Optional
 
 import typer
 
-from ambient.cli.controls import CONTROL_OPTIONS, controls_from
+from ambient.cli.controls import CONTROL_OPTIONS
+from ambient.controls import controls_from
 from ambient.cli.output import progress, say
 from ambient.config import CONTINUATION, Sampling
 

@@ -1,0 +1,246 @@
+"""The studio's HTTP routes: a JSON API under /api, and the page that is a thin view of it.
+
+Every action a person can click is one endpoint here, tested through the framework's
+client. Errors leave as `{"error": "one line"}` with a 4xx status (a job's error stays on
+the job), and the server stays up whatever a request holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from dataclasses import fields
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+
+from ambient.errors import AmbientError
+from ambient.studio.jobs import FINAL, Jobs
+from ambient.studio.takes import Studio
+from ambient.studio.work import MakeRequest, Models, make_takes, receive_primer, render_take
+import ambient.studio.workshop as workshop
+
+STATIC = Path(__file__).parent / "static"
+MAX_UPLOAD = 64 * 1024 * 1024   # bytes; a long WAV fits, a video or a disk image does not
+MEDIA = {"wav": "audio/wav", "flac": "audio/flac", "mp3": "audio/mpeg", "ogg": "audio/ogg", "mid": "audio/midi"}
+
+
+class Refused(Exception):
+    def __init__(self, status: int, message: str):
+        self.status, self.message = status, message
+
+
+def create_app(workspace: str | Path, models: list[Path] = (), max_upload: int = MAX_UPLOAD) -> FastAPI:
+    root = Path(workspace).resolve()
+    studio, jobs, choices = Studio(root), Jobs(), Models(root, [Path(m) for m in models])
+    app = FastAPI(title="ambient studio", docs_url=None, redoc_url=None)
+    app.state.studio, app.state.jobs = studio, jobs
+
+    @app.exception_handler(AmbientError)
+    async def _layer_error(request: Request, e: AmbientError):
+        text = str(e)
+        return JSONResponse({"error": text}, status_code=404 if "no such" in text else 400)
+
+    @app.exception_handler(Refused)
+    async def _refused(request: Request, e: Refused):
+        return JSONResponse({"error": e.message}, status_code=e.status)
+
+    async def receive(request: Request, filename: str) -> Path:
+        """The request body, streamed to a scratch file the studio names; refused past the limit."""
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > max_upload:
+            raise Refused(413, f"{filename}: {int(declared) / 2**20:.0f} MB is over the upload limit of "
+                               f"{max_upload / 2**20:.0f} MB")
+        scratch, size = studio.incoming(), 0
+        try:
+            with scratch.open("wb") as f:
+                async for chunk in request.stream():
+                    size += len(chunk)
+                    if size > max_upload:
+                        raise Refused(413, f"{filename}: over the upload limit of {max_upload / 2**20:.0f} MB")
+                    f.write(chunk)
+        except BaseException:
+            scratch.unlink(missing_ok=True)
+            raise
+        if size == 0:
+            scratch.unlink()
+            raise Refused(400, f"{filename}: empty upload")
+        return scratch
+
+    # the page
+    @app.get("/")
+    def page():
+        return FileResponse(STATIC / "index.html")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    # what there is to choose from
+    @app.get("/api/options")
+    def options():
+        from ambient.controls import MODES
+        from ambient.render import PRESETS
+        from ambient.seeds import describe_seeds
+
+        defaults = {f.name: getattr(MakeRequest(), f.name) for f in fields(MakeRequest) if f.name != "extra"}
+        return {"seeds": describe_seeds(), "models": choices.choices(), "uploads": studio.uploads(),
+                "instruments": [{"name": p.name, "description": p.description} for p in PRESETS.values()],
+                "modes": list(MODES), "defaults": defaults, "workspace": str(root)}
+
+    # primers
+    @app.post("/api/primers")
+    async def upload_primer(request: Request, filename: str = "upload"):
+        scratch = await receive(request, filename)
+        try:
+            return await asyncio.to_thread(receive_primer, studio, scratch, filename)
+        finally:
+            for leftover in scratch.parent.glob(scratch.name + ".*"):
+                leftover.unlink(missing_ok=True)
+            scratch.unlink(missing_ok=True)
+
+    # takes
+    @app.post("/api/takes")
+    async def make(request: Request):
+        body = await request.json()
+        if not isinstance(body, dict):
+            raise Refused(400, "the request must be a JSON object")
+        known = {f.name for f in fields(MakeRequest)} - {"extra"}
+        unknown = sorted(set(body) - known)
+        if unknown:
+            raise Refused(400, f"unknown setting {unknown[0]!r}")
+        try:
+            wish = MakeRequest(**body)
+        except TypeError as e:
+            raise Refused(400, str(e)) from None
+        # every choice is checked now, so a mistake is a 400 here rather than a failed job later
+        from ambient.controls import controls_from
+        from ambient.render import preset
+
+        wish.check()
+        choices.path(wish.model)
+        preset(wish.instrument)
+        controls_from(wish.scale, math.inf, wish.pitch_range, wish.density, wish.max_polyphony)
+        job = jobs.submit("make", f"{wish.primer}, {wish.seconds:g} s", lambda j: make_takes(studio, choices, wish, j))
+        return job.public()
+
+    @app.get("/api/takes")
+    def takes():
+        return {"takes": studio.takes()}
+
+    @app.get("/api/takes/{take}")
+    def take(take: str):
+        row = studio.take(take)
+        row["notes"] = [[round(n.start, 3), round(n.end, 3), n.pitch, n.velocity] for n in studio.notes(take)]
+        return row
+
+    @app.patch("/api/takes/{take}")
+    async def update(take: str, request: Request):
+        body = await request.json()
+        if not isinstance(body, dict) or set(body) - {"name", "starred"}:
+            raise Refused(400, "a take's name and starred are what may change")
+        return studio.update_take(take, body.get("name"), body.get("starred"))
+
+    @app.delete("/api/takes/{take}")
+    def delete(take: str):
+        studio.delete_take(take)
+        return {"deleted": take}
+
+    @app.post("/api/takes/{take}/render")
+    async def rerender(take: str, request: Request):
+        body = await request.json()
+        instrument = body.get("instrument") if isinstance(body, dict) else None
+        studio.render_path(take, str(instrument), "wav")    # checks the take and the instrument
+        job = jobs.submit("render", f"{take} with {instrument}",
+                          lambda j: {"take": take, "path": render_take(studio, take, instrument, "wav", j).name})
+        return job.public()
+
+    @app.get("/api/takes/{take}/audio/{instrument}.wav")
+    def audio(take: str, instrument: str):
+        path = studio.render_path(take, instrument, "wav")
+        if not path.exists():
+            raise Refused(404, f"{take} has no {instrument} render yet (ask for one: POST /api/takes/{take}/render)")
+        return FileResponse(path, media_type=MEDIA["wav"])
+
+    @app.get("/api/takes/{take}/download.{fmt}")
+    def download(take: str, fmt: str, instrument: str | None = None):
+        row = studio.take(take)
+        stem = "".join(c if c.isalnum() or c in "-_" else "-" for c in row["name"]).strip("-")[:60] or take
+        if fmt == "mid":
+            return FileResponse(studio.folder("takes", take) / "take.mid", media_type=MEDIA["mid"],
+                                filename=f"{stem}.mid")
+        path = studio.render_path(take, instrument or row["instrument"], fmt)
+        if not path.exists():
+            render_take(studio, take, instrument or row["instrument"], fmt)
+        return FileResponse(path, media_type=MEDIA[fmt], filename=f"{stem}.{fmt}")
+
+    # jobs
+    @app.get("/api/jobs")
+    def all_jobs():
+        return {"jobs": [j.public() for j in jobs.all()]}
+
+    @app.get("/api/jobs/{job_id}")
+    def job(job_id: str):
+        return jobs.get(job_id).public()
+
+    @app.delete("/api/jobs/{job_id}")
+    def cancel(job_id: str):
+        return jobs.cancel(job_id).public()
+
+    @app.get("/api/jobs/{job_id}/events")
+    async def events(job_id: str, request: Request):
+        job = jobs.get(job_id)
+
+        async def stream():
+            seen = -1
+            while not await request.is_disconnected():
+                if job.version != seen:
+                    seen = job.version
+                    yield f"data: {json.dumps(job.public())}\n\n"
+                    if job.state in FINAL:
+                        return
+                await asyncio.sleep(0.15)
+
+        return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+    # the pipeline
+    @app.get("/api/pipeline")
+    def pipeline():
+        view = workshop.overview(root)
+        running = [j.public() for j in jobs.all() if j.lane == "pipeline" and j.state not in FINAL]
+        return {**view, "run": running[0] if running else None}
+
+    @app.get("/api/pipeline/logs/{stage}")
+    def pipeline_logs(stage: str, source: str | None = None):
+        return {"stage": stage, "datums": workshop.datum_log(root, stage, source)}
+
+    @app.post("/api/pipeline/init")
+    def pipeline_init():
+        from ambient.pipeline import Workspace, is_workspace
+
+        if not is_workspace(root):
+            Workspace.init(root)
+        return workshop.overview(root)
+
+    @app.post("/api/pipeline/sources")
+    async def add_source(request: Request, filename: str = "upload"):
+        from ambient.pipeline import Workspace
+
+        Workspace(root)  # not a workspace: say so before taking the upload
+        scratch = await receive(request, filename)
+        try:
+            return await asyncio.to_thread(workshop.add_source, root, scratch, filename)
+        finally:
+            scratch.unlink(missing_ok=True)
+
+    @app.post("/api/pipeline/run")
+    def pipeline_run():
+        from ambient.pipeline import Workspace
+
+        Workspace(root)
+        if jobs.busy("pipeline"):
+            raise Refused(409, "a pipeline run is already under way")
+        return jobs.submit("pipeline", "pipeline run", lambda j: workshop.run_pipeline(root, j), lane="pipeline").public()
+
+    return app

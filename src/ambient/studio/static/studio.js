@@ -1,0 +1,269 @@
+// ambient studio: a thin view over the JSON API under /api (every action here is one request).
+"use strict";
+
+const $ = (sel, root = document) => root.querySelector(sel);
+const state = { options: null, takes: [], notes: {} };
+
+async function api(method, url, body, raw) {
+  const init = { method, headers: {} };
+  if (raw !== undefined) { init.body = raw; }
+  else if (body !== undefined) { init.body = JSON.stringify(body); init.headers["Content-Type"] = "application/json"; }
+  const response = await fetch(url, init);
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(data.error || data.detail || `${response.status} ${response.statusText}`);
+  return data;
+}
+
+function option(select, value, label) {
+  const o = document.createElement("option");
+  o.value = value; o.textContent = label;
+  select.appendChild(o);
+  return o;
+}
+
+// ---- views ---------------------------------------------------------------------------
+function showView() {
+  const view = location.hash === "#pipeline" ? "pipeline" : "make";
+  $("#view-make").hidden = view !== "make";
+  $("#view-pipeline").hidden = view !== "pipeline";
+  $("#tab-make").classList.toggle("active", view === "make");
+  $("#tab-pipeline").classList.toggle("active", view === "pipeline");
+  if (view === "pipeline") loadPipeline();
+}
+window.addEventListener("hashchange", showView);
+
+// ---- jobs: progress by server-sent events ---------------------------------------------
+function watchJob(job, box, errorLine) {
+  return new Promise((resolve) => {
+    box.hidden = false;
+    errorLine.textContent = "";
+    const bar = $("progress", box), message = $(".message", box), cancel = $(".cancel", box);
+    cancel.onclick = () => api("DELETE", `/api/jobs/${job.id}`).catch(() => {});
+    const events = new EventSource(`/api/jobs/${job.id}/events`);
+    events.onmessage = (e) => {
+      const j = JSON.parse(e.data);
+      bar.value = j.fraction; message.textContent = j.message;
+      if (["done", "failed", "cancelled"].includes(j.state)) {
+        events.close();
+        box.hidden = true;
+        if (j.state === "failed") errorLine.textContent = j.error;
+        if (j.state === "cancelled") errorLine.textContent = "cancelled";
+        resolve(j);
+      }
+    };
+  });
+}
+
+// ---- make -------------------------------------------------------------------------------
+async function loadOptions() {
+  const o = state.options = await api("GET", "/api/options");
+  const primer = $("#primer");
+  primer.innerHTML = "";
+  for (const s of o.seeds) option(primer, `seed:${s.name}`, `seed ${s.name} (${s.seconds} s, ${s.notes} notes)`);
+  for (const u of o.uploads) option(primer, `upload:${u.id}`, `${u.label} (${u.kind})`);
+  const model = $("#model");
+  model.innerHTML = "";
+  for (const m of o.models) option(model, m.id, m.label + (m.validation_loss ? ` (loss ${m.validation_loss.toFixed(3)})` : ""));
+  const instrument = $("#instrument");
+  instrument.innerHTML = "";
+  for (const i of o.instruments) option(instrument, i.name, i.name).title = i.description;
+  const scales = $("#scales");
+  scales.innerHTML = "";
+  for (const s of ["auto", "none", ...o.modes.map((m) => `C ${m}`)]) option(scales, s, s);
+  const form = $("#make-form");
+  for (const [key, value] of Object.entries(o.defaults)) {
+    const field = form.elements[key];
+    if (field && value !== null && field.tagName !== "SELECT") field.value = value;
+    if (field && field.tagName === "SELECT" && value !== null) field.value = value;
+  }
+}
+
+function makeRequest() {
+  const form = $("#make-form"), body = {};
+  for (const key of Object.keys(state.options.defaults)) {
+    const field = form.elements[key];
+    if (!field) continue;
+    const text = String(field.value).trim();
+    if (text === "") { body[key] = null; continue; }
+    body[key] = field.type === "number" ? Number(text) : text;
+  }
+  if (body.scale && body.scale.toLowerCase() === "none") body.scale = null;
+  return body;
+}
+
+async function make(body) {
+  try {
+    const job = await api("POST", "/api/takes", body);
+    const done = await watchJob(job, $("#make-job"), $("#make-error"));
+    await loadTakes();
+    return done;
+  } catch (e) { $("#make-error").textContent = e.message; }
+}
+
+$("#make-form").addEventListener("submit", (e) => { e.preventDefault(); make(makeRequest()); });
+
+$("#primer-file").addEventListener("change", async (e) => {
+  const file = e.target.files[0];
+  if (!file) return;
+  $("#make-error").textContent = `reading ${file.name}…`;
+  try {
+    const u = await api("POST", `/api/primers?filename=${encodeURIComponent(file.name)}`, undefined, file);
+    const o = option($("#primer"), `upload:${u.id}`, `${u.label} (${u.kind})`);
+    $("#primer").value = o.value;
+    $("#make-error").textContent = "";
+  } catch (err) { $("#make-error").textContent = err.message; }
+  e.target.value = "";
+});
+
+// ---- takes -----------------------------------------------------------------------------
+async function loadTakes() {
+  state.takes = (await api("GET", "/api/takes")).takes;
+  const box = $("#takes");
+  box.innerHTML = "";
+  for (const take of state.takes) box.appendChild(await takeCard(take));
+}
+
+async function takeCard(take) {
+  // imported, not cloned: a node cloned inside the template's inert document refuses to load media
+  const card = document.importNode($("#take-template").content.firstElementChild, true);
+  card.dataset.take = take.id;
+  const sameBatch = state.takes.filter((t) => t.batch === take.batch).length > 1;
+  card.classList.toggle("batch-mark", sameBatch);
+  $(".name", card).value = take.name;
+  $(".name", card).onchange = (e) => api("PATCH", `/api/takes/${take.id}`, { name: e.target.value });
+  const star = $(".star", card);
+  const paintStar = (on) => { star.textContent = on ? "★" : "☆"; star.classList.toggle("on", on); };
+  paintStar(take.starred);
+  star.onclick = async () => { take.starred = !take.starred; paintStar(take.starred); await api("PATCH", `/api/takes/${take.id}`, { starred: take.starred }); };
+  $(".delete", card).onclick = async () => { await api("DELETE", `/api/takes/${take.id}`); card.remove(); };
+  $(".meta", card).textContent = `${take.primer} → ${(take.seconds - take.primer_end).toFixed(0)} s new · ` +
+    `${take.note_count} notes · ${take.model} · T ${take.settings.temperature} · scale ${take.settings.scale ?? "none"}`;
+  const instrument = $(".instrument", card);
+  for (const i of state.options.instruments) option(instrument, i.name, i.name);
+  instrument.value = take.instrument;
+  const audio = $(".player", card);
+  if (take.renders.includes(take.instrument)) audio.src = `/api/takes/${take.id}/audio/${take.instrument}.wav`;
+  $(".rerender", card).onclick = async () => {
+    const job = await api("POST", `/api/takes/${take.id}/render`, { instrument: instrument.value });
+    const done = await watchJob(job, $("#make-job"), $("#make-error"));
+    if (done.state === "done") { take.instrument = instrument.value; audio.src = `/api/takes/${take.id}/audio/${instrument.value}.wav?${Date.now()}`; setLinks(); }
+  };
+  $(".continue", card).onclick = () => {
+    const primer = $("#primer");
+    if (![...primer.options].some((o) => o.value === `take:${take.id}`)) option(primer, `take:${take.id}`, `take: ${take.name}`);
+    primer.value = `take:${take.id}`;
+    make(makeRequest());
+  };
+  const setLinks = () => {
+    for (const a of card.querySelectorAll(".dl")) {
+      a.href = `/api/takes/${take.id}/download.${a.dataset.fmt}` + (a.dataset.fmt === "mid" ? "" : `?instrument=${instrument.value}`);
+    }
+  };
+  instrument.onchange = setLinks;
+  setLinks();
+  const detail = await api("GET", `/api/takes/${take.id}`);
+  const canvas = $(".roll", card);
+  const draw = () => drawRoll(canvas, detail.notes, detail.primer_end, detail.seconds, audio.currentTime);
+  const follow = () => { draw(); if (!audio.paused) requestAnimationFrame(follow); };
+  audio.addEventListener("play", follow);
+  audio.addEventListener("seeked", draw);
+  requestAnimationFrame(draw);
+  return card;
+}
+
+function drawRoll(canvas, notes, primerEnd, seconds, playhead) {
+  const w = canvas.width = canvas.clientWidth * devicePixelRatio || 640;
+  const h = canvas.height = canvas.clientHeight * devicePixelRatio || 200;
+  const g = canvas.getContext("2d");
+  g.fillStyle = "#0c0f15"; g.fillRect(0, 0, w, h);
+  if (!notes.length) return;
+  const low = Math.min(...notes.map((n) => n[2])) - 2, high = Math.max(...notes.map((n) => n[2])) + 2;
+  const x = (t) => (t / Math.max(seconds, 1e-3)) * w, row = h / (high - low + 1);
+  const y = (p) => h - (p - low + 1) * row;
+  g.fillStyle = "rgba(111,143,216,0.08)"; g.fillRect(0, 0, x(primerEnd), h);
+  let drawn = 0;
+  for (const [start, end, pitch, velocity] of notes) {
+    g.globalAlpha = 0.45 + 0.55 * velocity / 127;
+    g.fillStyle = start < primerEnd ? "#6f8fd8" : "#e8b04a";
+    g.fillRect(x(start), y(pitch), Math.max(1.5, x(end) - x(start)), Math.max(1.5, row - 0.5));
+    drawn++;
+  }
+  g.globalAlpha = 1;
+  g.strokeStyle = "#7fd1b9"; g.beginPath(); g.moveTo(x(primerEnd), 0); g.lineTo(x(primerEnd), h); g.stroke();
+  if (playhead > 0) { g.strokeStyle = "#ffffff"; g.beginPath(); g.moveTo(x(playhead), 0); g.lineTo(x(playhead), h); g.stroke(); }
+  canvas.dataset.drawn = drawn;
+}
+
+// ---- pipeline ---------------------------------------------------------------------------
+async function loadPipeline() {
+  let view;
+  try { view = await api("GET", "/api/pipeline"); } catch (e) { $("#pipeline-error").textContent = e.message; return; }
+  $("#ws-path").textContent = view.workspace;
+  $("#ws-none").hidden = view.is_workspace;
+  $("#ws-body").hidden = !view.is_workspace;
+  if (!view.is_workspace) return;
+  const stages = $("#stages tbody");
+  stages.innerHTML = "";
+  for (const [name, s] of Object.entries(view.stages)) {
+    const tr = stages.insertRow();
+    tr.innerHTML = `<td>${name}</td><td class="done">${s.done}</td><td>${s.to_do}</td><td class="${s.failed ? "failed" : ""}">${s.failed}</td>`;
+  }
+  const failures = $("#failures");
+  failures.innerHTML = "";
+  for (const [name, s] of Object.entries(view.stages)) {
+    for (const [input, error] of Object.entries(s.errors)) {
+      const box = document.createElement("div");
+      box.className = "failure";
+      box.innerHTML = `<div><b></b> in <i></i>: <span class="line"></span></div><button>Show log</button><pre hidden></pre>`;
+      $("b", box).textContent = input; $("i", box).textContent = name; $(".line", box).textContent = error;
+      $("button", box).onclick = async () => {
+        const logs = await api("GET", `/api/pipeline/logs/${name}?source=${encodeURIComponent(input)}`);
+        $("pre", box).textContent = logs.datums.map((d) => d.log || d.error).join("\n") || "(no log)";
+        $("pre", box).hidden = false;
+      };
+      failures.appendChild(box);
+    }
+  }
+  const stageNames = Object.keys(view.stages).filter((n) => n !== "train");
+  $("#sources thead").innerHTML = `<tr><th>source</th>${stageNames.map((n) => `<th>${n}</th>`).join("")}</tr>`;
+  const sources = $("#sources tbody");
+  sources.innerHTML = "";
+  for (const src of view.sources) {
+    const tr = sources.insertRow();
+    tr.insertCell().textContent = src.name;
+    for (const n of stageNames) { const td = tr.insertCell(); td.textContent = src.stages[n] || ""; td.className = (src.stages[n] || "").replace(" ", "-"); }
+  }
+  const models = $("#models tbody");
+  models.innerHTML = "";
+  for (const m of view.models) {
+    const tr = models.insertRow();
+    tr.insertCell().textContent = m.name;
+    tr.insertCell().textContent = m.validation_loss ? m.validation_loss.toFixed(3) : "";
+    tr.insertCell().textContent = m.files;
+    tr.insertCell().textContent = m.sources.join(", ");
+  }
+  if (view.run && $("#run-job").hidden) watchJob(view.run, $("#run-job"), $("#pipeline-error")).then(loadPipeline);
+}
+
+$("#ws-init").onclick = async () => { await api("POST", "/api/pipeline/init"); loadPipeline(); };
+$("#run").onclick = async () => {
+  try {
+    const job = await api("POST", "/api/pipeline/run");
+    const ticker = setInterval(loadPipeline, 2000);
+    await watchJob(job, $("#run-job"), $("#pipeline-error"));
+    clearInterval(ticker);
+    loadPipeline(); loadOptions();
+  } catch (e) { $("#pipeline-error").textContent = e.message; }
+};
+$("#source-files").addEventListener("change", async (e) => {
+  const error = $("#pipeline-error");
+  error.textContent = "";
+  for (const file of e.target.files) {
+    try { await api("POST", `/api/pipeline/sources?filename=${encodeURIComponent(file.name)}`, undefined, file); }
+    catch (err) { error.textContent = err.message; }
+  }
+  e.target.value = "";
+  loadPipeline();
+});
+
+loadOptions().then(loadTakes).then(showView).catch((e) => { $("#make-error").textContent = e.message; });

@@ -1,0 +1,177 @@
+"""The studio's takes and uploaded primers: files under `WORKSPACE/studio/`, rows in SQLite.
+
+Every name on disk is one the studio made (a random hex id), never one from a request:
+a request names a take or an upload by its id, and `folder()` checks the id's shape
+before any path is built. A take is a MIDI file (primer then continuation) plus the
+renders made of it, one per instrument and format, kept beside it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import shutil
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+from ambient.errors import AmbientError
+from ambient.notes import Note
+
+ID = re.compile(r"^[0-9a-f]{12}$")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS takes (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, starred INTEGER NOT NULL DEFAULT 0, created REAL NOT NULL,
+    primer TEXT NOT NULL, primer_end REAL NOT NULL, seconds REAL NOT NULL, notes INTEGER NOT NULL,
+    model TEXT NOT NULL, instrument TEXT NOT NULL, settings TEXT NOT NULL, batch TEXT NOT NULL,
+    parent TEXT
+);
+CREATE TABLE IF NOT EXISTS uploads (
+    id TEXT PRIMARY KEY, label TEXT NOT NULL, kind TEXT NOT NULL, created REAL NOT NULL, notes INTEGER NOT NULL,
+    seconds REAL NOT NULL
+);
+"""
+
+
+def new_id() -> str:
+    return secrets.token_hex(6)
+
+
+def safe_label(name: str | None, fallback: str) -> str:
+    """A display name from a request: its last path part, printable, at most 80 characters."""
+    label = re.sub(r"[^\w .,()+-]", "_", Path(str(name or "")).name).strip(" .")[:80]
+    return label or fallback
+
+
+def display_name(text: str | None, fallback: str) -> str:
+    """A take's name as a person typed it: any text, without control characters, at most 80."""
+    name = " ".join("".join(c for c in str(text or "") if c.isprintable()).split())[:80]
+    return name or fallback
+
+
+class Studio:
+    """The studio's folder and table. One instance per server; its methods are thread-safe."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root) / "studio"
+        for sub in ("takes", "uploads", "incoming"):
+            (self.root / sub).mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.root / "studio.sqlite", check_same_thread=False)
+        self._db.row_factory = sqlite3.Row
+        self._db.executescript("PRAGMA journal_mode=WAL;" + SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    # paths: only ever from an id checked here
+    def folder(self, kind: str, item: str) -> Path:
+        if kind not in ("takes", "uploads") or not ID.match(item or ""):
+            raise AmbientError(f"{item!r}: no such {kind[:-1]}")
+        return self.root / kind / item
+
+    def incoming(self) -> Path:
+        """A fresh scratch file for an upload in progress (inside the studio folder)."""
+        return self.root / "incoming" / new_id()
+
+    # takes
+    def add_take(self, notes: list[Note], *, name: str, primer: str, primer_end: float, model: str,
+                 instrument: str, settings: dict, batch: str, parent: str | None = None) -> str:
+        from ambient.midi import write_midi
+        from ambient.notes import piece_end
+
+        take = new_id()
+        folder = self.folder("takes", take)
+        folder.mkdir()
+        write_midi(folder / "take.mid", notes, text=f"ambient studio: {name}")
+        with self._lock, self._db:
+            self._db.execute("INSERT INTO takes VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                             (take, name, 0, time.time(), primer, primer_end, piece_end(notes), len(notes), model,
+                              instrument, json.dumps(settings), batch, parent))
+        return take
+
+    def takes(self) -> list[dict]:
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM takes ORDER BY created DESC").fetchall()
+        return [self._row(r) for r in rows]
+
+    def take(self, take: str) -> dict:
+        self.folder("takes", take)
+        with self._lock:
+            row = self._db.execute("SELECT * FROM takes WHERE id = ?", (take,)).fetchone()
+        if row is None:
+            raise AmbientError(f"{take!r}: no such take")
+        return self._row(row)
+
+    def _row(self, row: sqlite3.Row) -> dict:
+        d = dict(row)
+        d["starred"] = bool(d["starred"])
+        d["note_count"] = d.pop("notes")
+        d["settings"] = json.loads(d["settings"])
+        folder = self.root / "takes" / d["id"]
+        d["renders"] = sorted(p.stem for p in folder.glob("*.wav"))
+        return d
+
+    def notes(self, take: str) -> list[Note]:
+        from ambient.midi import read_midi
+
+        return read_midi(self.folder("takes", self.take(take)["id"]) / "take.mid")
+
+    def update_take(self, take: str, name: str | None = None, starred: bool | None = None) -> dict:
+        self.take(take)
+        with self._lock, self._db:
+            if name is not None:
+                self._db.execute("UPDATE takes SET name = ? WHERE id = ?", (display_name(name, "untitled"), take))
+            if starred is not None:
+                self._db.execute("UPDATE takes SET starred = ? WHERE id = ?", (int(bool(starred)), take))
+        return self.take(take)
+
+    def set_instrument(self, take: str, instrument: str) -> None:
+        with self._lock, self._db:
+            self._db.execute("UPDATE takes SET instrument = ? WHERE id = ?", (instrument, take))
+
+    def delete_take(self, take: str) -> None:
+        self.take(take)
+        with self._lock, self._db:
+            self._db.execute("DELETE FROM takes WHERE id = ?", (take,))
+        shutil.rmtree(self.folder("takes", take), ignore_errors=True)
+
+    def render_path(self, take: str, instrument: str, fmt: str) -> Path:
+        from ambient.render import PRESETS
+
+        if instrument not in PRESETS:
+            raise AmbientError(f"{instrument!r}: no such instrument")
+        if fmt not in ("wav", "flac", "mp3", "ogg"):
+            raise AmbientError(f"{fmt!r}: not an audio format the studio writes (wav, flac, mp3, ogg)")
+        return self.folder("takes", self.take(take)["id"]) / f"{instrument}.{fmt}"
+
+    # uploaded primers
+    def add_upload(self, midi_from: Path, label: str, kind: str, notes: list[Note]) -> dict:
+        from ambient.notes import piece_end
+
+        upload = new_id()
+        folder = self.folder("uploads", upload)
+        folder.mkdir()
+        shutil.move(str(midi_from), folder / "primer.mid")
+        with self._lock, self._db:
+            self._db.execute("INSERT INTO uploads VALUES (?,?,?,?,?,?)",
+                             (upload, label, kind, time.time(), len(notes), piece_end(notes)))
+        return self.upload(upload)
+
+    def upload(self, upload: str) -> dict:
+        self.folder("uploads", upload)
+        with self._lock:
+            row = self._db.execute("SELECT * FROM uploads WHERE id = ?", (upload,)).fetchone()
+        if row is None:
+            raise AmbientError(f"{upload!r}: no such upload")
+        return dict(row)
+
+    def uploads(self) -> list[dict]:
+        with self._lock:
+            return [dict(r) for r in self._db.execute("SELECT * FROM uploads ORDER BY created DESC").fetchall()]
+
+    def upload_midi(self, upload: str) -> Path:
+        return self.folder("uploads", self.upload(upload)["id"]) / "primer.mid"

@@ -1,0 +1,202 @@
+"""What the studio's jobs and uploads do, as calls into the layers (the same ones the CLI makes).
+
+`Make` holds what a request may choose from (seeds, models, instruments) and checks every
+choice against those lists, so a request names things, never paths.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ambient.config import CONTINUATION, RENDER, Sampling
+from ambient.errors import AmbientError, ParameterError
+from ambient.notes import Note, piece_end, shift
+from ambient.studio.jobs import Job
+from ambient.studio.takes import Studio, display_name, new_id, safe_label
+
+MIDI_MAGIC = b"MThd"
+AUDIO_UPLOADS = (".wav", ".mp3", ".flac", ".ogg", ".oga")
+
+
+@dataclass
+class MakeRequest:
+    """One press of "Make": where the primer comes from and how to continue it."""
+    primer: str = "seed:1"          # seed:NAME, upload:ID or take:ID
+    primer_seconds: float = 20.0    # the primer's last N seconds lead the model (0: all of it)
+    seconds: float = 30.0
+    model: str = "bundled"
+    instrument: str = RENDER.instrument
+    temperature: float = Sampling().temperature
+    top_p: float = Sampling().top_p
+    seed: int = CONTINUATION.seed
+    variations: int = 1
+    scale: str | None = CONTINUATION.scale
+    pitch_range: str | None = None
+    density: str | None = None
+    max_polyphony: int | None = None
+    name: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    def check(self) -> None:
+        if not 1 <= self.seconds <= 600:
+            raise ParameterError("seconds", f"must be 1-600, got {self.seconds}")
+        if not 1 <= self.variations <= 4:
+            raise ParameterError("variations", f"must be 1-4, got {self.variations}")
+        if self.primer_seconds < 0:
+            raise ParameterError("primer_seconds", f"must be 0 (all) or more, got {self.primer_seconds}")
+        Sampling(self.temperature, 0, self.top_p).check()
+
+
+class Models:
+    """The models a request may name: the bundled one, the workspace's, and any given at start."""
+
+    def __init__(self, workspace: Path, extra: list[Path] = ()):
+        self.workspace, self.extra = workspace, list(extra)
+        self._loaded: dict[str, tuple] = {}
+
+    def choices(self) -> list[dict]:
+        from ambient.pipeline import is_workspace, models
+
+        out = [{"id": "bundled", "label": "bundled model", "validation_loss": None}]
+        out += [{"id": f"dir:{i}", "label": Path(p).name, "validation_loss": None} for i, p in enumerate(self.extra)]
+        if is_workspace(self.workspace):
+            from ambient.pipeline import Workspace
+
+            for m in models(Workspace(self.workspace)):
+                out.append({"id": f"workspace:{Path(m['path']).name}", "label": f"workspace {Path(m['path']).name}",
+                            "validation_loss": m["validation_loss"]})
+        return out
+
+    def path(self, model_id: str) -> Path | None:
+        if model_id == "bundled":
+            return None
+        if model_id.startswith("dir:") and model_id[4:].isdigit() and int(model_id[4:]) < len(self.extra):
+            return self.extra[int(model_id[4:])]
+        if model_id.startswith("workspace:"):
+            from ambient.pipeline import Workspace, is_workspace
+
+            name = model_id.split(":", 1)[1]
+            if is_workspace(self.workspace):
+                folder = Workspace(self.workspace).repo("models")
+                if name in {p.name for p in folder.iterdir() if (p / "config.json").exists()}:
+                    return folder / name
+        raise AmbientError(f"{model_id!r}: no such model (see the model list)")
+
+    def load(self, model_id: str):
+        if model_id not in self._loaded:
+            from ambient.checkpoint import load_model
+
+            self._loaded[model_id] = load_model(self.path(model_id))
+        return self._loaded[model_id]
+
+
+def primer_notes(studio: Studio, primer: str) -> tuple[list[Note], str, str | None]:
+    """(notes, label, parent take) of a primer named seed:NAME, upload:ID or take:ID."""
+    from ambient.midi import read_midi
+
+    kind, _, name = primer.partition(":")
+    if kind == "seed":
+        from ambient.seeds import seed_paths
+
+        paths = {p.stem: p for p in seed_paths()}
+        if name not in paths:
+            raise AmbientError(f"{name!r}: no such bundled seed")
+        return read_midi(paths[name]), f"seed {name}", None
+    if kind == "upload":
+        return read_midi(studio.upload_midi(name)), studio.upload(name)["label"], None
+    if kind == "take":
+        return studio.notes(name), studio.take(name)["name"], name
+    raise AmbientError(f"{primer!r}: a primer is seed:NAME, upload:ID or take:ID")
+
+
+def make_takes(studio: Studio, models: Models, request: MakeRequest, job: Job) -> dict:
+    """Generate the request's variations, keep each as a take, render each with its instrument."""
+    import numpy as np
+    import torch
+
+    from ambient.codec import CodecConfig, decode
+    from ambient.controls import controls_from
+    from ambient.sampling import continue_tokens, primer_tokens
+
+    request.check()
+    torch.set_num_threads(CONTINUATION.threads)
+    controls = controls_from(request.scale, math.inf, request.pitch_range, request.density, request.max_polyphony)
+    notes, label, parent = primer_notes(studio, request.primer)
+    if not notes:
+        raise AmbientError(f"{label}: the primer has no notes")
+    job.progress(0.01, "loading the model")
+    net, config = models.load(request.model)
+    codec = CodecConfig.from_dict(config["codec"])
+    tokens, window = primer_tokens(notes, request.primer_seconds or None, codec)
+    window_end = piece_end(window)
+    expected = max(1.0, request.seconds * len(tokens) / max(window_end, 1.0))  # tokens, at the primer's pace
+    continuations = continue_tokens(
+        net, tokens, seconds=request.seconds, variations=request.variations, seed=request.seed,
+        sampling=Sampling(request.temperature, 0, request.top_p), controls=controls if controls.active else None,
+        codec=codec, on_step=lambda n: job.progress(0.8 * min(0.99, n / expected), f"generating: {n} tokens"))
+    batch, made = new_id(), []
+    settings = {k: v for k, v in vars(request).items() if k not in ("name", "extra")}
+    for i, continuation in enumerate(continuations):
+        whole = decode(np.concatenate([tokens, continuation]), codec, program=CONTINUATION.program)
+        new = [n for n in whole if n.start >= window_end - 1e-9]
+        # a continued take keeps all of itself; a seed or upload keeps the window the model read
+        before = notes if parent is not None else window
+        start = piece_end(before) if parent is not None else window_end
+        piece = before + shift(new, start - window_end)
+        name = display_name(request.name, f"{label}, take {i + 1}" if request.variations > 1 else label)
+        made.append(studio.add_take(piece, name=name, primer=label, primer_end=start, model=request.model,
+                                    instrument=request.instrument, settings={**settings, "variation": i},
+                                    batch=batch, parent=parent))
+    for i, take in enumerate(made):
+        render_take(studio, take, request.instrument, "wav", job, (0.8 + 0.2 * i / len(made), 0.2 / len(made)))
+    return {"takes": made}
+
+
+def render_take(studio: Studio, take: str, instrument: str, fmt: str, job: Job | None = None,
+                span: tuple[float, float] = (0.0, 1.0)) -> Path:
+    """A take through an instrument, kept beside it (made once per instrument and format)."""
+    from ambient.render import render
+
+    target = studio.render_path(take, instrument, fmt)
+    if not target.exists():
+        report = (lambda f: job.progress(span[0] + span[1] * f, f"rendering with {instrument}")) if job else None
+        render(studio.notes(take), target, instrument, seed=RENDER.seed, on_progress=report)
+    studio.set_instrument(take, instrument)
+    return target
+
+
+def receive_primer(studio: Studio, scratch: Path, filename: str) -> dict:
+    """An uploaded file, already on disk under a name the studio chose: a MIDI file is kept
+    as it is, an audio file is transcribed; anything else is refused naming the upload."""
+    from ambient.midi import read_midi
+
+    label = safe_label(filename, "upload")
+    head = scratch.read_bytes()[:4] if scratch.stat().st_size else b""
+    if head == MIDI_MAGIC:
+        midi = scratch.with_suffix(".mid")
+        scratch.rename(midi)
+        try:
+            notes = read_midi(midi)
+        except AmbientError as e:
+            raise AmbientError(f"{label}: {str(e).split(': ', 1)[-1]}") from None
+        if not notes:
+            raise AmbientError(f"{label}: the MIDI file has no notes")
+        return studio.add_upload(midi, label, "midi", notes)
+    suffix = Path(label).suffix.lower()
+    if suffix in (".mid", ".midi") or suffix not in AUDIO_UPLOADS:
+        raise AmbientError(f"{label}: not a MIDI file (no MThd header)" if suffix in (".mid", ".midi", "")
+                           else f"{label}: neither MIDI nor audio the studio reads ({', '.join(AUDIO_UPLOADS)})")
+    from ambient.transcribe import transcribe_file
+
+    audio = scratch.with_suffix(suffix)
+    scratch.rename(audio)
+    midi = audio.with_suffix(".mid")
+    try:
+        notes = transcribe_file(audio, midi)
+    except AmbientError as e:
+        raise AmbientError(f"{label}: {str(e).split(': ', 1)[-1]}") from None
+    finally:
+        audio.unlink(missing_ok=True)
+    return studio.add_upload(midi, label, "audio", notes)

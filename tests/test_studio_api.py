@@ -1,0 +1,240 @@
+"""The studio's JSON API through the framework's test client: every endpoint, bad input included."""
+
+import io
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+from fastapi.testclient import TestClient
+
+from ambient.midi import read_midi, write_midi
+from ambient.notes import Note
+from ambient.pipeline import Workspace, run
+from ambient.pipeline.sources import add
+from ambient.pipeline.stages import standard_stages
+from ambient.render import preset
+from ambient.studio.app import create_app
+from tests.test_pipeline import TINY_TRAINING, melody
+
+
+def wait(client, job: dict, timeout: float = 120.0) -> dict:
+    end = time.time() + timeout
+    while time.time() < end:
+        state = client.get(f"/api/jobs/{job['id']}").json()
+        if state["state"] in ("done", "failed", "cancelled"):
+            return state
+        time.sleep(0.1)
+    raise AssertionError(f"job {job['id']} still {state['state']} after {timeout} s")
+
+
+@pytest.fixture
+def client(tmp_path):
+    with TestClient(create_app(tmp_path / "ws", max_upload=1 << 20)) as c:
+        yield c
+
+
+def make(client, **settings) -> list[dict]:
+    response = client.post("/api/takes", json={"primer": "seed:2", "seconds": 6, **settings})
+    assert response.status_code == 200, response.json()
+    done = wait(client, response.json())
+    assert done["state"] == "done", done
+    return [client.get(f"/api/takes/{t}").json() for t in done["result"]["takes"]]
+
+
+def midi_bytes(tmp_path, notes) -> bytes:
+    write_midi(tmp_path / "up.mid", notes)
+    return (tmp_path / "up.mid").read_bytes()
+
+
+def test_options_offer_the_seeds_the_bundled_model_and_every_instrument(client):
+    o = client.get("/api/options").json()
+    assert [s["name"] for s in o["seeds"]][:3] == ["1", "2", "3"]
+    assert o["models"][0]["id"] == "bundled"
+    assert "stratosphere" in [i["name"] for i in o["instruments"]] and "dorian" in o["modes"]
+    assert o["defaults"]["seconds"] == 30.0 and o["defaults"]["scale"] == "auto"
+
+
+def test_a_take_is_kept_heard_downloaded_and_survives_a_restart(tmp_path, client):
+    [take] = make(client, seed=3, instrument="voyager")
+    assert take["primer"] == "seed 2" and take["instrument"] == "voyager" and take["renders"] == ["voyager"]
+    assert take["seconds"] >= take["primer_end"] + 5.0 and take["primer_end"] == pytest.approx(20.0, abs=0.5)
+    assert len(take["notes"]) == take["note_count"] > 10
+    assert any(start >= take["primer_end"] for start, *_ in take["notes"])        # a continuation, not only the primer
+    wav = client.get(f"/api/takes/{take['id']}/audio/voyager.wav")
+    info = sf.info(io.BytesIO(wav.content))
+    tail = preset("voyager").tail                                                   # the reverb's ring after the last note
+    assert wav.status_code == 200 and info.duration == pytest.approx(take["seconds"] + tail, abs=0.1)
+    mid = client.get(f"/api/takes/{take['id']}/download.mid")
+    assert mid.content[:4] == b"MThd" and "attachment" in mid.headers["content-disposition"]
+    for fmt in ("flac", "mp3"):
+        audio = client.get(f"/api/takes/{take['id']}/download.{fmt}?instrument=voyager")
+        assert audio.status_code == 200 and sf.info(io.BytesIO(audio.content)).duration > take["seconds"]
+    with TestClient(create_app(tmp_path / "ws")) as again:                        # a restart
+        assert [t["id"] for t in again.get("/api/takes").json()["takes"]] == [take["id"]]
+
+
+def test_variations_sit_in_one_batch_and_differ(client):
+    first, second = make(client, variations=2, seed=5)
+    assert first["batch"] == second["batch"] and first["notes"] != second["notes"]
+    assert {first["name"], second["name"]} == {"seed 2, take 1", "seed 2, take 2"}
+
+
+def test_rename_star_rerender_and_delete(client):
+    [take] = make(client)
+    path = f"/api/takes/{take['id']}"
+    renamed = client.patch(path, json={"name": "dawn/../../x\n", "starred": True}).json()
+    assert renamed["name"] == "dawn/../../x"                                        # a name, never a path
+    assert client.get(path).json()["starred"] is True
+    job = client.post(path + "/render", json={"instrument": "underwater-temple"}).json()
+    assert wait(client, job)["state"] == "done"
+    assert client.get(path).json()["renders"] == ["stratosphere", "underwater-temple"]
+    assert client.post(path + "/render", json={"instrument": "kazoo"}).json() == {"error": "'kazoo': no such instrument"}
+    assert client.delete(path).json() == {"deleted": take["id"]}
+    assert client.get(path).status_code == 404 and client.get("/api/takes").json()["takes"] == []
+
+
+def test_continuing_a_take_keeps_all_of_it_and_adds_more(client):
+    [take] = make(client)
+    [longer] = make(client, primer=f"take:{take['id']}", seconds=5)
+    assert longer["parent"] == take["id"] and longer["primer_end"] == pytest.approx(take["seconds"])
+    assert longer["notes"][:len(take["notes"])] == take["notes"]
+    assert longer["seconds"] >= take["seconds"] + 4.0
+
+
+def test_an_uploaded_midi_primes_a_take(tmp_path, client):
+    notes = [Note(i * 0.5, i * 0.5 + 1.0, 60 + (i * 7) % 12, 70) for i in range(40)]
+    up = client.post("/api/primers?filename=../../my%20piece.mid", content=midi_bytes(tmp_path, notes)).json()
+    assert up["label"] == "my piece.mid" and up["kind"] == "midi" and up["notes"] == 40
+    assert [u["id"] for u in client.get("/api/options").json()["uploads"]] == [up["id"]]
+    [take] = make(client, primer=f"upload:{up['id']}", primer_seconds=0)
+    assert take["primer"] == "my piece.mid" and take["primer_end"] == pytest.approx(20.5, abs=0.05)
+
+
+def test_an_uploaded_recording_is_transcribed(tmp_path, client):
+    melody(tmp_path / "tune.wav", seed=1, seconds=3.0)
+    up = client.post("/api/primers?filename=tune.wav", content=(tmp_path / "tune.wav").read_bytes()).json()
+    assert up["kind"] == "audio" and up["notes"] >= 2
+
+
+@pytest.mark.parametrize("name,body,error", [
+    ("notes.mid", b"these are not notes", "notes.mid: not a MIDI file (no MThd header)"),
+    ("song.mp3", b"ID3 but nothing after", "song.mp3: "),
+    ("photo.jpg", b"\xff\xd8\xff\xe0 jpeg", "photo.jpg: neither MIDI nor audio the studio reads"),
+    ("empty.mid", b"", "empty.mid: empty upload"),
+])
+def test_a_bad_upload_gets_one_line_naming_it_and_leaves_nothing(client, name, body, error):
+    response = client.post(f"/api/primers?filename={name}", content=body)
+    assert response.status_code == 400 and response.json()["error"].startswith(error)
+    assert "\n" not in response.json()["error"]
+    assert client.get("/api/options").json()["uploads"] == []
+    assert list((client.app.state.studio.root / "incoming").iterdir()) == []
+
+
+def test_a_midi_file_with_no_notes_is_refused(tmp_path, client):
+    response = client.post("/api/primers?filename=silent.mid", content=midi_bytes(tmp_path, []))
+    assert response.status_code == 400 and response.json()["error"].startswith("silent.mid: ")
+
+
+def test_a_200_mb_upload_is_refused_before_it_is_read(client):
+    declared = client.post("/api/primers?filename=huge.wav", content=b"x" * 16,
+                           headers={"content-length": str(200 * 2**20)})
+    assert declared.status_code == 413 and declared.json()["error"] == \
+        "huge.wav: 200 MB is over the upload limit of 1 MB"
+    streamed = client.post("/api/primers?filename=huge.wav", content=(b"x" * 65536 for _ in range(40)))
+    assert streamed.status_code == 413 and "over the upload limit" in streamed.json()["error"]
+    assert list((client.app.state.studio.root / "incoming").iterdir()) == []
+
+
+@pytest.mark.parametrize("path", ["/api/takes/..%2F..%2Fetc%2Fpasswd", "/api/takes/....etc.passwd",
+                                  "/api/takes/0123456789ab/audio/..%2F..%2Fpasswd.wav",
+                                  "/api/takes/0123456789ab/download.mid"])
+def test_no_path_from_a_request_reaches_the_file_system(client, path):
+    response = client.get(path)
+    assert response.status_code == 404
+    assert "root:" not in response.text
+
+
+def test_bad_settings_are_refused_before_anything_is_queued(client):
+    for body, error in [({"seconds": 0}, "seconds must be 1-600"), ({"top_p": 2}, "top_p must be in (0, 1]"),
+                        ({"model": "../../etc"}, "'../../etc': no such model"),
+                        ({"primer": "seed:1", "scale": "H lydian"}, "scale must be auto, none or TONIC MODE"),
+                        ({"volume": 11}, "unknown setting 'volume'")]:
+        response = client.post("/api/takes", json={"primer": "seed:1", **body})
+        assert response.status_code in (400, 404) and response.json()["error"].startswith(error), response.json()
+    assert client.get("/api/jobs").json()["jobs"] == []
+
+
+def test_a_failed_job_shows_its_line_and_the_server_stays_up(client):
+    job = client.post("/api/takes", json={"primer": "upload:0123456789ab"}).json()
+    done = wait(client, job)
+    assert done["state"] == "failed" and done["error"] == "'0123456789ab': no such upload"
+    assert make(client)                                                           # still working
+
+
+def test_a_cancelled_job_keeps_nothing_and_two_jobs_take_turns(client):
+    long = client.post("/api/takes", json={"primer": "seed:1", "seconds": 600}).json()
+    queued = client.post("/api/takes", json={"primer": "seed:2", "seconds": 5}).json()
+    also_queued = client.post("/api/takes", json={"primer": "seed:3", "seconds": 5}).json()
+    while client.get(f"/api/jobs/{long['id']}").json()["state"] == "queued":
+        time.sleep(0.05)
+    assert client.get(f"/api/jobs/{queued['id']}").json()["state"] == "queued"      # one at a time
+    assert client.delete(f"/api/jobs/{also_queued['id']}").json()["state"] == "cancelled"
+    client.delete(f"/api/jobs/{long['id']}")
+    assert wait(client, long)["state"] == "cancelled"
+    second = wait(client, queued)
+    assert second["state"] == "done" and second["started"] >= wait(client, long)["finished"]
+    assert len(client.get("/api/takes").json()["takes"]) == 1                      # only the finished one
+
+
+def test_job_events_stream_progress_to_the_end(client):
+    job = client.post("/api/takes", json={"primer": "seed:1", "seconds": 5}).json()
+    with client.stream("GET", f"/api/jobs/{job['id']}/events") as events:
+        states = [line for line in events.iter_lines() if line.startswith("data: ")]
+    assert '"state": "done"' in states[-1] and len(states) >= 2
+
+
+@pytest.fixture
+def workspace_with_a_bad_file(tmp_path):
+    ws = Workspace.init(tmp_path / "ws", TINY_TRAINING)
+    melody(tmp_path / "good.wav", seed=2)
+    add(ws, [tmp_path / "good.wav"])
+    (ws.repo("audio") / "broken.mp3").write_bytes(b"ID3" + b"\x00" * 200)         # ingest would refuse it: copied in
+    run(ws, standard_stages(ws.params)[:1], executor="serial", retries=1)          # decode only
+    return ws
+
+
+def test_the_pipeline_view_shows_sources_failures_and_logs(workspace_with_a_bad_file):
+    with TestClient(create_app(workspace_with_a_bad_file.root)) as client:
+        view = client.get("/api/pipeline").json()
+        assert view["is_workspace"] and view["stages"]["decode"]["failed"] == 1
+        assert list(view["stages"]["decode"]["errors"]) == ["broken.mp3"]
+        assert {s["name"]: s["stages"]["decode"] for s in view["sources"]} == {"broken.mp3": "failed", "good.wav": "done"}
+        [log] = client.get("/api/pipeline/logs/decode?source=broken.mp3").json()["datums"]
+        assert log["error"].startswith("broken.mp3") or "broken.mp3" in log["error"]
+        assert client.get("/api/pipeline/logs/nonsense").json() == {"error": "'nonsense': no such stage"}
+
+
+def test_sources_are_added_by_upload_and_a_run_goes_to_the_end(tmp_path, workspace_with_a_bad_file):
+    with TestClient(create_app(workspace_with_a_bad_file.root)) as client:
+        melody(tmp_path / "new.wav", seed=4)
+        added = client.post("/api/pipeline/sources?filename=New%20Tune.wav", content=(tmp_path / "new.wav").read_bytes())
+        assert added.json() == {"added": ["new-tune.wav"], "duplicates": []}
+        bad = client.post("/api/pipeline/sources?filename=notes.txt", content=b"hello")
+        assert bad.status_code == 400 and bad.json()["error"].startswith("notes.txt")
+        job = client.post("/api/pipeline/run").json()
+        assert client.post("/api/pipeline/run").status_code == 409                 # one run at a time
+        done = wait(client, job, timeout=300)
+        assert done["state"] == "done" and done["result"]["failed"] == 1           # the broken file, alone
+        view = client.get("/api/pipeline").json()
+        assert view["stages"]["train"]["failed"] == 0 and len(view["models"]) == 1
+        assert view["models"][0]["sources"] == ["good.wav", "new-tune.wav"]
+        models = [m["id"] for m in client.get("/api/options").json()["models"]]
+        assert models == ["bundled", f"workspace:{view['models'][0]['name']}"]
+
+
+def test_a_folder_that_is_no_workspace_can_become_one(client):
+    assert client.get("/api/pipeline").json()["is_workspace"] is False
+    assert client.post("/api/pipeline/run").json()["error"].endswith("not a pipeline workspace (run `ambient pipeline init "
+                                                                     f"{client.app.state.studio.root.parent}`)")
+    assert client.post("/api/pipeline/init").json()["is_workspace"] is True

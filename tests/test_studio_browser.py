@@ -1,0 +1,197 @@
+"""The studio in a real headless browser (Debian's chromium through chromium-driver).
+
+One server (`ambient studio`, as a person starts it) and one browser for the module;
+each test does what a person would and checks what they would see or hear. Screenshots
+go to $AMBIENT_SCREENSHOTS when set (to look at them), else to the test's tmp folder.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from ambient.midi import write_midi
+from ambient.notes import Note
+from ambient.pipeline import Workspace, run
+from ambient.pipeline.sources import add
+from ambient.pipeline.stages import standard_stages
+from ambient.render import preset
+from tests.test_pipeline import TINY_TRAINING, melody
+
+CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    root = tmp_path_factory.mktemp("studio")
+    ws = Workspace.init(root / "ws", TINY_TRAINING)
+    melody(root / "good.wav", seed=3)
+    add(ws, [root / "good.wav"])
+    (ws.repo("audio") / "broken.mp3").write_bytes(b"ID3" + b"\x00" * 300)
+    run(ws, standard_stages(ws.params)[:1], executor="serial", retries=1)
+    return ws
+
+
+@pytest.fixture(scope="module")
+def server(workspace):
+    port = free_port()
+    child = subprocess.Popen([sys.executable, "-m", "ambient", "studio", "--workspace", str(workspace.root),
+                              "--port", str(port)], stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url + "api/options", timeout=2)
+            break
+        except OSError:
+            assert child.poll() is None, child.stderr.read()
+            time.sleep(0.1)
+    yield url
+    child.terminate()
+    child.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    assert Path(CHROMIUM).exists() and Path(DRIVER).exists(), \
+        "the browser tests need Debian's chromium and chromium-driver (scripts/install-system-packages.sh)"
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,800",
+                 "--autoplay-policy=no-user-gesture-required", "--mute-audio"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory):
+    folder = Path(os.environ.get("AMBIENT_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def cards(browser):
+    return browser.find_elements(By.CSS_SELECTOR, "#takes .take")
+
+
+def wait_for(browser, condition, seconds=120):
+    return WebDriverWait(browser, seconds, poll_frequency=0.2).until(lambda b: condition(b))
+
+
+def audio_duration(browser, card) -> float:
+    return browser.execute_async_script("""
+        const audio = arguments[0].querySelector('audio'), done = arguments[arguments.length - 1];
+        if (audio.readyState >= 1) done(audio.duration);
+        else audio.addEventListener('loadedmetadata', () => done(audio.duration), {once: true});""", card)
+
+
+def take_json(url, card) -> dict:
+    import json
+
+    return json.load(urllib.request.urlopen(url + "api/takes/" + card.get_attribute("data-take")))
+
+
+def test_make_a_take_from_a_seed_hear_it_see_it_and_download_it(server, browser, shots):
+    browser.set_window_size(1280, 800)
+    browser.get(server)
+    wait_for(browser, lambda b: len(Select(b.find_element(By.ID, "primer")).options) >= 8)
+    browser.save_screenshot(str(shots / "make-empty.png"))
+    Select(browser.find_element(By.ID, "primer")).select_by_value("seed:1")
+    seconds = browser.find_element(By.NAME, "seconds")
+    seconds.clear()
+    seconds.send_keys("10")
+    browser.find_element(By.ID, "make").click()
+    wait_for(browser, lambda b: cards(b) and cards(b)[0].find_element(By.TAG_NAME, "audio").get_attribute("src"))
+    card = cards(browser)[0]
+    take = take_json(server, card)
+    assert take["seconds"] >= take["primer_end"] + 9.5
+    assert audio_duration(browser, card) == pytest.approx(take["seconds"] + preset("stratosphere").tail, abs=0.1)
+    played = browser.execute_async_script("""
+        const audio = arguments[0].querySelector('audio'), done = arguments[arguments.length - 1];
+        audio.play().then(() => setTimeout(() => { audio.pause(); done(audio.currentTime); }, 700), e => done(-1));""", card)
+    assert played > 0.2                                                           # it plays, and the clock moves
+    drawn = int(card.find_element(By.CSS_SELECTOR, "canvas.roll").get_attribute("data-drawn"))
+    assert drawn == len(take["notes"])
+    colours = browser.execute_script("""
+        const c = arguments[0].querySelector('canvas'), g = c.getContext('2d');
+        const px = g.getImageData(0, 0, c.width, c.height).data; let primer = 0, fresh = 0;
+        for (let i = 0; i < px.length; i += 4) { const [r, g, b] = [px[i], px[i+1], px[i+2]];
+          if (b > r + 40 && b > 90) primer++; if (r > b + 60 && g > b + 30) fresh++; }
+        return [primer, fresh];""", card)
+    assert colours[0] > 50 and colours[1] > 50                                   # primer blue, continuation amber
+    link = card.find_element(By.CSS_SELECTOR, "a.dl[data-fmt=mid]").get_attribute("href")
+    assert urllib.request.urlopen(link).read()[:4] == b"MThd"
+    browser.save_screenshot(str(shots / "make-take.png"))
+
+
+def test_switching_instrument_renders_again_without_a_new_take(server, browser):
+    card = cards(browser)[0]
+    before = take_json(server, card)
+    Select(card.find_element(By.CSS_SELECTOR, "select.instrument")).select_by_value("underwater-temple")
+    card.find_element(By.CSS_SELECTOR, "button.rerender").click()
+    wait_for(browser, lambda b: "underwater-temple" in cards(b)[0].find_element(By.TAG_NAME, "audio").get_attribute("src"))
+    after = take_json(server, card)
+    assert after["renders"] == ["stratosphere", "underwater-temple"] and after["notes"] == before["notes"]
+    assert len(cards(browser)) == 1
+    assert audio_duration(browser, card) == pytest.approx(after["seconds"] + preset("underwater-temple").tail, abs=0.1)
+
+
+def test_upload_a_midi_make_a_take_and_continue_it(server, browser, tmp_path, shots):
+    notes = [Note(i * 0.6, i * 0.6 + 1.2, [57, 60, 64, 67, 69][i % 5], 64) for i in range(30)]
+    write_midi(tmp_path / "my primer.mid", notes)
+    browser.find_element(By.ID, "primer-file").send_keys(str(tmp_path / "my primer.mid"))
+    wait_for(browser, lambda b: Select(b.find_element(By.ID, "primer")).first_selected_option
+             .get_attribute("value").startswith("upload:"), 30)
+    browser.find_element(By.ID, "make").click()
+    wait_for(browser, lambda b: len(cards(b)) == 2 and cards(b)[0].find_element(By.TAG_NAME, "audio").get_attribute("src"))
+    first = take_json(server, cards(browser)[0])
+    assert first["primer"] == "my primer.mid"
+    cards(browser)[0].find_element(By.CSS_SELECTOR, "button.continue").click()
+    wait_for(browser, lambda b: len(cards(b)) == 3 and cards(b)[0].find_element(By.TAG_NAME, "audio").get_attribute("src"))
+    longer = take_json(server, cards(browser)[0])
+    assert longer["parent"] == first["id"] and longer["notes"][:len(first["notes"])] == first["notes"]
+    browser.save_screenshot(str(shots / "make-three-takes.png"))
+    browser.set_window_size(390, 844)                                             # a phone
+    browser.refresh()
+    wait_for(browser, lambda b: len(cards(b)) == 3)
+    width = browser.execute_script("return document.documentElement.scrollWidth")
+    assert width <= 390                                                           # nothing sideways to scroll
+    browser.save_screenshot(str(shots / "make-phone.png"))
+    browser.set_window_size(1280, 800)
+
+
+def test_a_bad_upload_shows_its_line_in_the_page(server, browser, tmp_path):
+    (tmp_path / "notes.mid").write_text("not midi at all")
+    browser.find_element(By.ID, "primer-file").send_keys(str(tmp_path / "notes.mid"))
+    wait_for(browser, lambda b: b.find_element(By.ID, "make-error").text, 30)
+    assert browser.find_element(By.ID, "make-error").text == "notes.mid: not a MIDI file (no MThd header)"
+
+
+def test_the_pipeline_page_shows_a_failed_datum_and_its_error(server, browser, shots):
+    browser.get(server + "#pipeline")
+    wait_for(browser, lambda b: b.find_elements(By.CSS_SELECTOR, "#failures .failure"), 30)
+    failure = browser.find_element(By.CSS_SELECTOR, "#failures .failure")
+    assert "broken.mp3" in failure.text and "decode" in failure.text
+    failure.find_element(By.TAG_NAME, "button").click()
+    wait_for(browser, lambda b: b.find_element(By.CSS_SELECTOR, "#failures pre").is_displayed(), 10)
+    rows = [r.text for r in browser.find_elements(By.CSS_SELECTOR, "#sources tbody tr")]
+    assert any(r.startswith("broken.mp3") and "failed" in r for r in rows) and any(r.startswith("good.wav") for r in rows)
+    browser.save_screenshot(str(shots / "pipeline.png"))
