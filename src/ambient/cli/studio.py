@@ -8,15 +8,16 @@ from typing import Optional
 import typer
 
 from ambient.cli.output import say
+from ambient.studio import DEFAULT_HOST, DEFAULT_PORT
 
 
 def studio(
     workspace: Optional[Path] = typer.Option(None, "--workspace", "-w",
                                              help="Where takes are kept, and the pipeline workspace it shows "
                                                   "(default $AMBIENT_HOME or ./ambient-workspace)."),
-    host: str = typer.Option("127.0.0.1", help="Address to listen on; anything but loopback is reachable "
+    host: str = typer.Option(DEFAULT_HOST, help="Address to listen on; anything but loopback is reachable "
                                                 "by other machines."),
-    port: int = typer.Option(8765, help="Port to listen on."),
+    port: int = typer.Option(DEFAULT_PORT, help="Port to listen on."),
     model: list[Path] = typer.Option([], "--model", "-m", help="Also offer this model directory (repeatable)."),
     open_browser: bool = typer.Option(False, "--open", help="Open the page in the default browser."),
 ):
