@@ -134,3 +134,18 @@ def test_a_restated_window_opens_with_the_notes_sounding_at_its_start():
     assert np.array_equal(seen[4:], tokens[begin:begin + 36])
     assert [(n.pitch, n.velocity) for n in decode(seen)] == [(40, bin_velocity(velocity_bin(100))),
                                                              (64, bin_velocity(velocity_bin(40)))]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, vocab_size() - 1), max_size=300), st.lists(st.integers(1, 40), min_size=1, max_size=8))
+def test_decoding_token_by_chunk_gives_the_same_notes_as_decoding_at_once(tokens, cuts):
+    from ambient.codec import Decoder
+
+    decoder, notes, at = Decoder(), [], 0
+    for size in cuts * (len(tokens) // max(1, sum(cuts)) + 1):
+        notes += decoder.feed(tokens[at:at + size])
+        at += size
+        if at >= len(tokens):
+            break
+    notes += decoder.finish()
+    assert sorted(notes) == sorted(decode(tokens))

@@ -204,44 +204,63 @@ def read_tokens(path: str | Path, config: CodecConfig = DEFAULT_CODEC) -> np.nda
     return tokens.astype(np.uint16)
 
 
+class Decoder:
+    """Tokens to notes as they come: `feed` returns the notes each token closes.
+
+    Always well formed, whatever the model wrote: a note-off with nothing sounding is
+    ignored, a re-strike ends the note still sounding, a note held past
+    `max_note_seconds` is closed there. `sounding` holds the open notes (pitch ->
+    start step, velocity); `finish` closes them. `decode` is this over a whole sequence,
+    the stream (`ambient.stream`) the same over a sequence that never ends.
+    """
+
+    def __init__(self, config: CodecConfig = DEFAULT_CODEC, program: int = 0):
+        self.config, self.program = config, program
+        self.step = config.step_seconds
+        self.max_steps = int(round(config.max_note_seconds / self.step))
+        self.vel0, self.size = velocity_offset(config), vocab_size(config)
+        self.now = 0                                              # steps
+        self.velocity = bin_velocity(config.velocity_bins // 2, config)
+        self.sounding: dict[int, tuple[int, int]] = {}           # pitch -> (start step, velocity)
+        self.ended = False
+
+    def _close(self, pitch: int, at: int) -> Note:
+        s, v = self.sounding.pop(pitch)
+        return Note(s * self.step, max(at, s + 1) * self.step, pitch, v, self.program)
+
+    def feed(self, tokens) -> list[Note]:
+        out: list[Note] = []
+        for t in (int(x) for x in tokens):
+            if t == END or self.ended:
+                self.ended = True
+                break
+            if t in (PAD, START) or t >= self.size:
+                continue
+            if t < NOTE_OFF:
+                pitch = t - NOTE_ON
+                if pitch in self.sounding:
+                    out.append(self._close(pitch, self.now))  # a re-strike ends the note still sounding
+                self.sounding[pitch] = (self.now, self.velocity)
+            elif t < TIME_SHIFT:
+                if t - NOTE_OFF in self.sounding:
+                    out.append(self._close(t - NOTE_OFF, self.now))
+            elif t < self.vel0:
+                self.now += t - TIME_SHIFT + 1
+                for pitch in [p for p, (s, _) in self.sounding.items() if self.now - s >= self.max_steps]:
+                    out.append(self._close(pitch, self.sounding[pitch][0] + self.max_steps))
+            else:
+                self.velocity = bin_velocity(t - self.vel0, self.config)
+        return out
+
+    def finish(self) -> list[Note]:
+        """Close every note still sounding, now."""
+        return [self._close(pitch, self.now) for pitch in list(self.sounding)]
+
+
 def decode(tokens, config: CodecConfig = DEFAULT_CODEC, *, program: int = 0) -> list[Note]:
     """Notes for any token sequence; always well formed, whatever the model wrote."""
-    step = config.step_seconds
-    max_steps = int(round(config.max_note_seconds / step))
-    vel0 = velocity_offset(config)
-    size = vocab_size(config)
-    now = 0
-    velocity = bin_velocity(config.velocity_bins // 2, config)
-    sounding: dict[int, tuple[int, int]] = {}  # pitch -> (start step, velocity)
-    out: list[Note] = []
-
-    def close(pitch: int, at: int) -> None:
-        s, v = sounding.pop(pitch)
-        out.append(Note(s * step, max(at, s + 1) * step, pitch, v, program))
-
-    for t in (int(x) for x in tokens):
-        if t == END:
-            break
-        if t in (PAD, START) or t >= size:
-            continue
-        if t < NOTE_OFF:
-            pitch = t - NOTE_ON
-            if pitch in sounding:
-                close(pitch, now)  # a re-strike ends the note still sounding
-            sounding[pitch] = (now, velocity)
-        elif t < TIME_SHIFT:
-            pitch = t - NOTE_OFF
-            if pitch in sounding:
-                close(pitch, now)
-        elif t < vel0:
-            now += t - TIME_SHIFT + 1
-            for pitch in [p for p, (s, _) in sounding.items() if now - s >= max_steps]:
-                close(pitch, sounding[pitch][0] + max_steps)
-        else:
-            velocity = bin_velocity(t - vel0, config)
-    for pitch in list(sounding):
-        close(pitch, now)
-    return sort_notes(out)
+    decoder = Decoder(config, program)
+    return sort_notes(decoder.feed(tokens) + decoder.finish())
 
 
 def describe(token: int, config: CodecConfig = DEFAULT_CODEC) -> str:

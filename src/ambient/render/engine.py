@@ -81,22 +81,35 @@ def render(notes: list[Note], path: str | Path, instrument: str | Preset = RENDE
     return RenderReport(path, frames / rate, final.integrated(), peak_out)
 
 
+class Chain:
+    """A preset's noise bed, moving filter and effects, fed block after block: every filter,
+    delay line and reverb tail carries over, so blocks join as if rendered in one piece."""
+
+    def __init__(self, p: Preset, rate: int, seed: int):
+        self.p, self.rate = p, rate
+        self.board = p.effects()
+        self.sweep = moving_filter(p)
+        self.noise = NoiseBed(seed, p.noise_color) if p.noise else None
+
+    def process(self, block: np.ndarray, start: int) -> np.ndarray:
+        """The voices' (2, n) block that begins at sample `start`, through the chain."""
+        p, length = self.p, block.shape[1]
+        if self.noise is not None:
+            t = (start + np.arange(length)) / self.rate
+            swell = 0.55 + 0.45 * np.sin(2 * np.pi * p.noise_swell_hz * t) if p.noise_swell_hz else 1.0
+            block = block + self.noise.block(length) * np.float32(p.noise) * np.asarray(swell, np.float32)
+        if self.sweep is not None:
+            block = _sweep(self.sweep, block, start, p, self.rate)
+        return self.board(block, self.rate, reset=False)
+
+
 def _first_pass(voices, p: Preset, total: int, rate: int, seed: int, scratch: Path, on_progress) -> LoudnessMeter:
-    board = p.effects()
-    sweep = moving_filter(p)
-    noise = NoiseBed(seed, p.noise_color) if p.noise else None
+    chain = Chain(p, rate, seed)
     meter = LoudnessMeter(rate)
     with audio_writer(scratch, rate, scratch=True) as out:
         for start in range(0, total, BLOCK):
             length = min(BLOCK, total - start)
-            block = voices.block(start, length)
-            t = (start + np.arange(length)) / rate
-            if noise is not None:
-                swell = 0.55 + 0.45 * np.sin(2 * np.pi * p.noise_swell_hz * t) if p.noise_swell_hz else 1.0
-                block = block + noise.block(length) * np.float32(p.noise) * np.asarray(swell, np.float32)
-            if sweep is not None:
-                block = _sweep(sweep, block, start, p, rate)
-            wet = board(block, rate, reset=False)
+            wet = chain.process(voices.block(start, length), start)
             meter.feed(wet)
             out.write(wet.T)
             if on_progress:

@@ -1,0 +1,316 @@
+"""Endless ambient: a piece generated and rendered as it plays, for as long as it is wanted.
+
+Three parts, each with bounded memory, so an hour costs what a minute does:
+
+- `Composer` continues the music a segment at a time. It keeps only the last context of
+  tokens (the notes still sounding are stated again at its start, as the sampler does
+  after a slide) and a `Decoder` that turns tokens into notes with absolute times. Its
+  guard rails re-prime from the seed when a segment thins out, piles up or loops.
+- `Performer` renders the notes as they become known, block after block: a note whose
+  end is not yet written sounds as held (the envelope before the release does not depend
+  on the length), so no block waits for the future, and voices, envelopes, filters and
+  reverb tails carry across blocks (`render.engine.Chain`). A two-pass normalisation
+  cannot see the future, so loudness is held by a slow gain that follows a short-term
+  meter, and a soft ceiling catches the odd peak.
+- `stream` runs the composer in its own thread, a bounded queue of segments ahead of the
+  performer, and hands each finished block of audio to a sink (a file that grows, or a
+  pipe).
+"""
+
+from __future__ import annotations
+
+import math
+import queue
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ambient.codec import DEFAULT_CODEC, NOTE_OFF, NOTE_ON, TIME_SHIFT, CodecConfig, Decoder, encode
+from ambient.config import RENDER, Sampling
+from ambient.controls import Controls
+from ambient.evaluate.metrics import loop_share
+from ambient.notes import Note, piece_end, shift
+
+SEGMENT_SECONDS = 20.0     # music generated per step of the composer
+AHEAD_SEGMENTS = 3         # segments the composer may run ahead of the performer
+HELD = 1e6                 # seconds: the length of a note whose end is not yet written
+GUARD_LOW, GUARD_HIGH = 0.25, 4.0  # a segment's onset rate against the seed's, outside which it re-primes
+
+
+@dataclass
+class Segment:
+    start: float                       # seconds since the stream began
+    end: float                         # every note that starts before this is known
+    notes: list[Note]                  # notes closed in this segment (absolute times)
+    open: list[Note] = field(default_factory=list)  # notes sounding at `end`, their ends unknown (HELD)
+    reprimed: str | None = None        # why the guard rails started again from the seed
+
+
+class Composer:
+    """The music, a segment at a time, from a model and a seed."""
+
+    def __init__(self, model, seed_notes: list[Note], *, codec: CodecConfig = DEFAULT_CODEC,
+                 sampling: Sampling = Sampling(), controls: Controls | None = None, seed: int = 0,
+                 segment_seconds: float = SEGMENT_SECONDS, primer_seconds: float = 20.0):
+        if not seed_notes:
+            from ambient.errors import AmbientError
+
+            raise AmbientError("the seed has no notes to continue")
+        self.model, self.codec, self.sampling, self.controls = model, codec, sampling, controls
+        self.seed, self.segment_seconds = seed, segment_seconds
+        cut = max(0.0, piece_end(seed_notes) - primer_seconds)
+        self.primer = shift([Note(max(n.start, cut), n.end, n.pitch, n.velocity, n.program)
+                             for n in seed_notes if n.end > cut], -cut)
+        self.seed_rate = len(self.primer) / max(piece_end(self.primer), 1.0)
+        self.decoder = Decoder(codec)
+        self.window: deque[int] = deque(maxlen=model.config.context)
+        self.count = 0
+        self._start_from_primer()
+
+    def _start_from_primer(self, pause_steps: int = 0) -> None:
+        """The seed's primer, played from where the stream is now (after a pause, when re-priming)."""
+        tokens = encode(self.primer, self.codec)
+        if pause_steps:
+            tokens = np.concatenate([[TIME_SHIFT + min(pause_steps, self.codec.max_shift_steps) - 1], tokens])
+        self.window.clear()
+        self.window.extend(int(t) for t in tokens)
+        self._pending = tokens                  # fed to the decoder before the next segment
+
+    def _model_window(self) -> np.ndarray:
+        """The window the model reads: notes still sounding whose note-on has left it come first,
+        so the model can still end them (`ambient.sampling.window` does the same after a slide)."""
+        tokens = list(self.window)
+        seen = {t - NOTE_ON for t in tokens if NOTE_ON <= t < NOTE_OFF}
+        head = [NOTE_ON + p for p in self.decoder.sounding if p not in seen][:len(tokens) // 8]
+        return np.asarray(head + tokens[len(head):], dtype=np.int64)
+
+    def next_segment(self) -> Segment:
+        from ambient.sampling import continue_tokens
+
+        start = self.decoder.now * self.codec.step_seconds
+        closed: list[Note] = []
+        if self._pending is not None:
+            closed += self.decoder.feed(self._pending)
+            self._pending = None
+        [tokens] = continue_tokens(self.model, self._model_window(), seconds=self.segment_seconds,
+                                   sampling=self.sampling, controls=self.controls, codec=self.codec,
+                                   seed=self.seed * 100003 + self.count)
+        self.count += 1
+        closed += self.decoder.feed(tokens)
+        self.window.extend(int(t) for t in tokens)
+        end = self.decoder.now * self.codec.step_seconds
+        held = [Note(s * self.codec.step_seconds, HELD, p, v) for p, (s, v) in self.decoder.sounding.items()]
+        segment = Segment(start, end, closed, held)
+        segment.reprimed = self._guard(segment)
+        return segment
+
+    def _guard(self, segment: Segment) -> str | None:
+        """Re-prime from the seed when the music has thinned out, piled up or fallen into a loop."""
+        onsets = [n for n in segment.notes + segment.open if n.start >= segment.start]
+        rate = len(onsets) / max(segment.end - segment.start, 1e-3)
+        why = None
+        if rate < GUARD_LOW * self.seed_rate:
+            why = f"thinned out ({rate:.2f} notes/s, the seed has {self.seed_rate:.2f})"
+        elif rate > GUARD_HIGH * self.seed_rate:
+            why = f"piled up ({rate:.2f} notes/s, the seed has {self.seed_rate:.2f})"
+        elif len(onsets) >= 16 and loop_share(onsets) >= 0.5:
+            why = "fell into a loop"
+        if why is not None:
+            self._start_from_primer(pause_steps=50)  # half a second's breath, then the seed again
+        return why
+
+
+class Performer:
+    """Notes to audio as they become known, block after block, at a held loudness."""
+
+    def __init__(self, instrument: str = RENDER.instrument, rate: int = RENDER.rate, seed: int = RENDER.seed,
+                 target_lufs: float = RENDER.target_lufs, peak_dbfs: float = RENDER.peak_dbfs):
+        from ambient.render.engine import Chain
+        from ambient.render.presets import preset
+
+        self.preset = preset(instrument)
+        self.rate, self.seed = rate, seed
+        self.chain = Chain(self.preset, rate, seed)
+        self.notes: dict[tuple[int, float], Note] = {}   # (pitch, start) -> note, held or ended
+        self.frames = 0                                   # samples rendered so far
+        self.level = Level(rate, target_lufs, peak_dbfs)
+
+    def add(self, segment: Segment) -> None:
+        for n in segment.notes + segment.open:
+            self.notes[(n.pitch, round(n.start, 4))] = n  # an ended note replaces its held self
+
+    def render(self, until: float) -> np.ndarray:
+        """Stereo float32 (2, n) from where the last call stopped up to `until` seconds."""
+        from ambient.render.synth import render_block
+
+        end = int(until * self.rate)
+        if end <= self.frames:
+            return np.zeros((2, 0), np.float32)
+        t0, t1 = self.frames / self.rate, end / self.rate
+        release = self.preset.voice.release
+        live = [n for n in self.notes.values() if n.start < t1 + 1e-3 and n.end + release > t0 - 1e-3]
+        dry = render_block(live, self.preset.voice, self.frames, end - self.frames, self.rate, self.seed)
+        wet = self.chain.process(dry, self.frames)
+        self.frames = end
+        for key in [k for k, n in self.notes.items() if n.end + release < t0 - 1.0]:
+            del self.notes[key]                           # gone quiet: memory stays flat
+        return self.level.apply(wet)
+
+
+class Level:
+    """Loudness held near a target without seeing the future: a short-term K-weighted meter
+    (3 s) steers a gain that moves at most `SLEW_DB` per second; quiet passages below
+    -50 LUFS keep the gain they had (no pumping up the room's tail); a soft ceiling holds
+    every sample under the peak."""
+
+    SLEW_DB = 1.0
+
+    def __init__(self, rate: int, target_lufs: float, peak_dbfs: float):
+        from ambient.loudness import LoudnessMeter
+
+        self.rate, self.target = rate, target_lufs
+        self.ceiling = 10 ** (peak_dbfs / 20)
+        self.meter = LoudnessMeter(rate)
+        self.recent: deque[float] = deque(maxlen=30)     # 100 ms energies: the last 3 s
+        self.gain_db: float | None = None
+
+    def apply(self, block: np.ndarray) -> np.ndarray:
+        from ambient.render.engine import soft_ceiling
+
+        if not block.shape[1]:
+            return block
+        before = len(self.meter.energies)
+        self.meter.feed(block)
+        self.recent.extend(self.meter.energies[before:])
+        del self.meter.energies[:]                         # the meter's history would grow for ever
+        energy = float(np.mean(self.recent)) if self.recent else 0.0
+        loudness = -0.691 + 10 * math.log10(energy) if energy > 0 else -math.inf
+        seconds = block.shape[1] / self.rate
+        if loudness > -50:
+            wanted = self.target - loudness
+            if self.gain_db is None:
+                self.gain_db = wanted
+            step = max(-self.SLEW_DB * seconds, min(self.SLEW_DB * seconds, wanted - self.gain_db))
+            start, self.gain_db = self.gain_db, self.gain_db + step
+        else:
+            start = self.gain_db = self.gain_db if self.gain_db is not None else 0.0
+        ramp = np.linspace(10 ** (start / 20), 10 ** (self.gain_db / 20), block.shape[1], dtype=np.float32)
+        return soft_ceiling(block * ramp, self.ceiling).astype(np.float32)
+
+
+class FileSink:
+    """A file that grows as the stream plays (WAV, FLAC, OGG or MP3; OGG and MP3 play while growing)."""
+
+    def __init__(self, path, rate: int):
+        import soundfile as sf
+
+        from ambient.audio import output_format
+
+        self.path = path
+        fmt, subtype = output_format(path)
+        self.file = sf.SoundFile(str(path), "w", samplerate=rate, channels=2, format=fmt, subtype=subtype)
+
+    def write(self, block: np.ndarray) -> None:
+        self.file.write(block.T)
+
+    def close(self) -> None:
+        self.file.close()
+
+
+class PipeSink:
+    """16-bit WAV to a pipe (standard output): a header that claims the longest length, then
+    frames as they come, which ffmpeg, sox and players read as an endless stream."""
+
+    def __init__(self, out, rate: int):
+        import struct
+
+        self.out = out
+        header = b"RIFF" + struct.pack("<I", 0xFFFFFFFF) + b"WAVEfmt " + struct.pack(
+            "<IHHIIHH", 16, 1, 2, rate, rate * 4, 4, 16) + b"data" + struct.pack("<I", 0xFFFFFFFF)
+        self.out.write(header)
+
+    def write(self, block: np.ndarray) -> None:
+        pcm = np.clip(block.T * 32767.0, -32768, 32767).astype("<i2")
+        self.out.write(pcm.tobytes())
+        self.out.flush()
+
+    def close(self) -> None:
+        self.out.flush()
+
+
+@dataclass
+class StreamReport:
+    seconds: float = 0.0          # audio written
+    wall: float = 0.0             # seconds of compute
+    segments: int = 0
+    reprimed: list[str] = field(default_factory=list)
+
+    @property
+    def realtime(self) -> float:
+        return self.seconds / self.wall if self.wall > 0 else math.inf
+
+
+def stream(composer: Composer, performer: Performer, sink, *, minutes: float | None = None,
+           on_block=None, stop: threading.Event | None = None, notes_out: list | None = None) -> StreamReport:
+    """Play until `minutes` (None: until stopped by `stop` or Ctrl-C); the sink is closed whatever
+    happens, after a short fade, so what was written stays playable."""
+    stop = stop or threading.Event()
+    ahead: queue.Queue = queue.Queue(maxsize=AHEAD_SEGMENTS)
+
+    def compose():
+        try:
+            while not stop.is_set():
+                segment = composer.next_segment()
+                while not stop.is_set():
+                    try:
+                        ahead.put(segment, timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+        except BaseException as e:  # handed to the player, who raises it
+            ahead.put(e)
+
+    composer_thread = threading.Thread(target=compose, name="ambient-composer", daemon=True)
+    composer_thread.start()
+    report, started = StreamReport(), time.perf_counter()
+    limit = None if minutes is None else minutes * 60.0
+    try:
+        while not stop.is_set() and (limit is None or report.seconds < limit):
+            try:
+                segment = ahead.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if isinstance(segment, BaseException):
+                raise segment
+            report.segments += 1
+            if segment.reprimed:
+                report.reprimed.append(f"{segment.start:.0f} s: {segment.reprimed}")
+            performer.add(segment)
+            if notes_out is not None:
+                notes_out.extend(segment.notes)
+            until = segment.end if limit is None else min(segment.end, limit)
+            block = performer.render(until)
+            sink.write(block)
+            report.seconds = performer.frames / performer.rate
+            report.wall = time.perf_counter() - started
+            if on_block:
+                on_block(report)
+    finally:
+        stop.set()
+        while composer_thread.is_alive():  # let the composer finish its segment: torch must not die mid-call
+            try:
+                ahead.get(timeout=0.1)
+            except queue.Empty:
+                pass
+        try:
+            fade = performer.render(report.seconds + 0.5)
+            fade *= np.linspace(1.0, 0.0, fade.shape[1], dtype=np.float32)
+            sink.write(fade)
+            report.seconds = performer.frames / performer.rate
+        finally:
+            sink.close()
+        report.wall = time.perf_counter() - started
+    return report
