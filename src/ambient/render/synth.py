@@ -2,8 +2,9 @@
 
 A block of audio is rendered from the notes that sound in it. Phases come from absolute
 sample times, so blocks join without a seam and a one-hour piece renders in fixed
-memory. Each note adds its own voice (no voice stealing), so overlapping and repeated
-notes never click; attack and release are raised-cosine ramps of at least 5 ms.
+memory. Each note has its own envelope (no voice stealing), so overlapping and repeated
+notes never click; attack and release are raised-cosine ramps of at least 5 ms. Notes of
+one pitch share its oscillators (see `render_block`).
 """
 
 from __future__ import annotations
@@ -97,47 +98,67 @@ class SynthVoices:
         return render_block([self.notes[i] for i in sounding], self.voice, start, length, self.rate, self.seed)
 
 
+CONTROL = 64  # samples per step of the envelopes and sways: 1.5 ms, far finer than any attack here
+
+
 def render_block(notes: list[Note], voice: Voice, start: int, length: int, rate: int, seed: int) -> np.ndarray:
-    """Stereo float32 (2, length) for samples start .. start+length of the piece."""
+    """Stereo float32 (2, length) for samples start .. start+length of the piece.
+
+    The cost grows slowly with the number of notes: envelopes and sways are worked out at a
+    control rate (every CONTROL samples, linearly joined), and every note of one pitch shares
+    that pitch's oscillators, so twenty notes a second, each ringing for seconds, cost a
+    handful of oscillators per pitch rather than a stack per note. Each oscillator's phase
+    comes from the absolute sample time and a per-pitch offset, so blocks join exactly.
+    """
     out = np.zeros((2, length), dtype=np.float32)
     block_end = start + length
+    grid = np.arange(start - start % CONTROL, block_end + CONTROL, CONTROL)   # control points over the block
+    layers = list(voice.layers)
+    sub = Layer("sine", 0.5, voice.sub_gain)
+    # per pitch: one amplitude curve per layer and channel, summed over the pitch's notes
+    curves: dict[int, np.ndarray] = {}
     for note in notes:
         first = int(round(note.start * rate))
-        last = int(round((note.end + voice.release) * rate))
+        last = int(round(min(note.end + voice.release, 1e7) * rate))
         lo, hi = max(first, start), min(last, block_end)
         if lo >= hi:
             continue
         rng = note_rng(seed, note)
-        n = np.arange(lo - first, hi - first, dtype=np.int64)         # samples since the onset
-        t = n / rate                                                  # seconds since the onset
+        t = np.maximum(grid - first, 0) / rate                                   # seconds since the onset
         amp = envelope(t, note.duration, voice) * voice.gain * (note.velocity / 127.0) ** 1.5
-        f0 = frequency(note.pitch)
-        left, right = np.zeros(hi - lo, np.float32), np.zeros(hi - lo, np.float32)
-        layers = list(voice.layers)
-        if note.pitch < voice.lowest and voice.sub_gain:
-            layers.append(Layer("sine", 0.5, voice.sub_gain))
-        for layer in layers:
+        amp = np.where((grid >= first - CONTROL) & (grid <= last + CONTROL), amp, 0.0)
+        pan = np.clip((note.pitch - 64) / 40 + rng.uniform(-1, 1) * 0.5, -1, 1) * voice.spread
+        gains = np.array([np.cos((pan + 1) * np.pi / 4), np.sin((pan + 1) * np.pi / 4)]) * np.sqrt(2)
+        mine = layers + ([sub] if note.pitch < voice.lowest and voice.sub_gain else [])
+        curve = curves.setdefault(note.pitch, np.zeros((len(layers) + 1, 2, len(grid))))
+        for i, layer in enumerate(mine):
             sway = 1.0
             if layer.sway:
                 phase = rng.uniform(0, 2 * np.pi)
                 sway = 1 - layer.sway * (0.5 + 0.5 * np.sin(2 * np.pi * layer.sway_hz * t + phase))
+            curve[i] += gains[:, None] * (amp * sway)
+    n = np.arange(start, block_end, dtype=np.int64)                             # absolute sample times
+    where = np.arange(start, block_end)
+    for pitch, curve in curves.items():
+        f0 = frequency(pitch)
+        for i, layer in enumerate(layers + [sub]):
+            if not curve[i].any():
+                continue
+            left = np.interp(where, grid, curve[i, 0]).astype(np.float32)
+            right = np.interp(where, grid, curve[i, 1]).astype(np.float32)
             for k, cents in enumerate(layer.detune_cents):
                 f = f0 * layer.ratio * 2 ** (cents / 1200)
                 if f >= rate / 2:
                     continue
                 # 32-bit fixed-point phase: exact over hours, and integer ops beat float modulo
                 step = int(round(f / rate * 2**32))
-                phase = (n * step + int(rng.integers(0, 2**32))) >> (32 - TABLE_BITS) & (TABLE_SIZE - 1)
-                wave = WAVES[layer.wave][phase]
-                signal = wave * (layer.gain / len(layer.detune_cents)) * sway
+                offset = int(np.random.default_rng([seed, pitch, i, k]).integers(0, 2**32))
+                wave = WAVES[layer.wave][(n * step + offset) >> (32 - TABLE_BITS) & (TABLE_SIZE - 1)]
+                wave *= np.float32(layer.gain / len(layer.detune_cents))
                 # detuned copies alternate sides: the chorus-like width of an analog pad
                 side = 0.0 if len(layer.detune_cents) == 1 else (1.0 if k % 2 else -1.0) * 0.5
-                left += signal * (1 - side) / 2
-                right += signal * (1 + side) / 2
-        pan = np.clip((note.pitch - 64) / 40 + rng.uniform(-1, 1) * 0.5, -1, 1) * voice.spread
-        gain_l, gain_r = np.cos((pan + 1) * np.pi / 4), np.sin((pan + 1) * np.pi / 4)
-        out[0, lo - start:hi - start] += left * amp * gain_l * np.sqrt(2)
-        out[1, lo - start:hi - start] += right * amp * gain_r * np.sqrt(2)
+                out[0] += wave * left * np.float32((1 - side) / 2)
+                out[1] += wave * right * np.float32((1 + side) / 2)
     return out
 
 
