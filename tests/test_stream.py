@@ -149,3 +149,17 @@ def test_ctrl_c_stops_cleanly_with_the_file_finished(tmp_path):
     assert child.returncode == 0, err
     info = sf.info(str(tmp_path / "r.flac"))
     assert info.duration > 10 and f"{info.duration:.1f} s of stratosphere" in err.splitlines()[-1]
+
+
+def test_a_journey_moves_the_key_a_fifth_and_the_music_follows(model):
+    from ambient.controls import Controls, estimate_scale
+
+    seed = [Note(i * 0.5, i * 0.5 + 1.0, [60, 62, 64, 65, 67, 69, 71][i % 7], 70) for i in range(60)]
+    composer = Composer(model, seed, segment_seconds=10.0, journey_minutes=0.5, controls=Controls(scale="auto"))
+    segments = [composer.next_segment() for _ in range(6)]
+    turns = [s for s in segments if s.turned]
+    assert [s.start >= 30.0 for s in turns] == [True] * len(turns) and len(turns) >= 2
+    first = turns[0]
+    after = [n for n in first.notes if n.start >= first.start]
+    g_major = estimate_scale([Note(0, 1, p + 7, 70) for p in (60, 62, 64, 65, 67, 69, 71)])
+    assert first.turned in ("moved up a fifth", "moved down a fourth") and {n.pitch % 12 for n in after} <= g_major

@@ -238,3 +238,21 @@ def test_a_folder_that_is_no_workspace_can_become_one(client):
     assert client.post("/api/pipeline/run").json()["error"].endswith("not a pipeline workspace (run `ambient pipeline init "
                                                                      f"{client.app.state.studio.root.parent}`)")
     assert client.post("/api/pipeline/init").json()["is_workspace"] is True
+
+
+def test_play_forever_streams_wav_until_the_listener_leaves(client):
+    import struct
+
+    with client.stream("GET", "/api/stream?primer=seed:2&instrument=voyager") as audio:
+        assert audio.headers["content-type"] == "audio/wav"
+        received = b""
+        for chunk in audio.iter_bytes():
+            received += chunk
+            if len(received) > 44 + 44100 * 4 * 5:            # five seconds, then hang up
+                break
+    assert received[:4] == b"RIFF" and received[8:16] == b"WAVEfmt "
+    channels, rate = struct.unpack("<HI", received[22:28])
+    assert (channels, rate) == (2, 44100)
+    frames = np.frombuffer(received[44:44 + 44100 * 4 * 5], dtype="<i2").reshape(-1, 2)
+    assert np.abs(frames).max() > 1000                          # music, not silence
+    assert client.get("/api/stream?instrument=kazoo").json()["error"].startswith("kazoo: no such instrument")

@@ -195,3 +195,14 @@ def test_the_pipeline_page_shows_a_failed_datum_and_its_error(server, browser, s
     rows = [r.text for r in browser.find_elements(By.CSS_SELECTOR, "#sources tbody tr")]
     assert any(r.startswith("broken.mp3") and "failed" in r for r in rows) and any(r.startswith("good.wav") for r in rows)
     browser.save_screenshot(str(shots / "pipeline.png"))
+
+
+def test_play_forever_plays_until_stopped(server, browser):
+    browser.get(server)
+    wait_for(browser, lambda b: len(Select(b.find_element(By.ID, "primer")).options) >= 8)
+    browser.find_element(By.ID, "forever").click()
+    wait_for(browser, lambda b: b.execute_script("return document.getElementById('forever-player').currentTime") > 1.5, 60)
+    assert browser.find_element(By.ID, "forever").text == "Stop"
+    browser.find_element(By.ID, "forever").click()
+    assert browser.execute_script("return document.getElementById('forever-player').paused") is True
+    assert browser.find_element(By.ID, "forever").text == "Play forever"

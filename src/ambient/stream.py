@@ -5,7 +5,8 @@ Three parts, each with bounded memory, so an hour costs what a minute does:
 - `Composer` continues the music a segment at a time. It keeps only the last context of
   tokens (the notes still sounding are stated again at its start, as the sampler does
   after a slide) and a `Decoder` that turns tokens into notes with absolute times. Its
-  guard rails re-prime from the seed when a segment thins out, piles up or loops.
+  guard rails re-prime from the seed when a segment thins out, piles up or loops; on a
+  journey (`journey_minutes`) the key moves a fifth every so many minutes.
 - `Performer` renders the notes as they become known, block after block: a note whose
   end is not yet written sounds as held (the envelope before the release does not depend
   on the length), so no block waits for the future, and voices, envelopes, filters and
@@ -47,6 +48,7 @@ class Segment:
     notes: list[Note]                  # notes closed in this segment (absolute times)
     open: list[Note] = field(default_factory=list)  # notes sounding at `end`, their ends unknown (HELD)
     reprimed: str | None = None        # why the guard rails started again from the seed
+    turned: str | None = None          # the journey's key change at this segment's start
 
 
 class Composer:
@@ -54,7 +56,8 @@ class Composer:
 
     def __init__(self, model, seed_notes: list[Note], *, codec: CodecConfig = DEFAULT_CODEC,
                  sampling: Sampling = Sampling(), controls: Controls | None = None, seed: int = 0,
-                 segment_seconds: float = SEGMENT_SECONDS, primer_seconds: float = 20.0):
+                 segment_seconds: float = SEGMENT_SECONDS, primer_seconds: float = 20.0,
+                 journey_minutes: float | None = None):
         if not seed_notes:
             from ambient.errors import AmbientError
 
@@ -65,6 +68,8 @@ class Composer:
         self.primer = shift([Note(max(n.start, cut), n.end, n.pitch, n.velocity, n.program)
                              for n in seed_notes if n.end > cut], -cut)
         self.seed_rate = len(self.primer) / max(piece_end(self.primer), 1.0)
+        self.journey = None if not journey_minutes else journey_minutes * 60.0
+        self.next_turn = self.journey
         self.decoder = Decoder(codec)
         self.window: deque[int] = deque(maxlen=model.config.context)
         self.count = 0
@@ -91,6 +96,10 @@ class Composer:
         from ambient.sampling import continue_tokens
 
         start = self.decoder.now * self.codec.step_seconds
+        turned = None
+        if self.next_turn is not None and start >= self.next_turn:
+            turned = self._turn()
+            self.next_turn += self.journey
         closed: list[Note] = []
         if self._pending is not None:
             closed += self.decoder.feed(self._pending)
@@ -103,9 +112,28 @@ class Composer:
         self.window.extend(int(t) for t in tokens)
         end = self.decoder.now * self.codec.step_seconds
         held = [Note(s * self.codec.step_seconds, HELD, p, v) for p, (s, v) in self.decoder.sounding.items()]
-        segment = Segment(start, end, closed, held)
+        segment = Segment(start, end, closed, held, turned=turned)
         segment.reprimed = self._guard(segment)
         return segment
+
+    def _turn(self) -> str:
+        """The journey's step: the music the model reads moves a fifth (up, or down when that
+        keeps the register nearer the middle), so what it plays next is in the new key; the
+        primer the guard rails return to moves with it."""
+        tokens = list(self.window)
+        pitches = [t - NOTE_ON for t in tokens if NOTE_ON <= t < NOTE_OFF] or [60]
+        shift_by = 7 if np.mean(pitches) + 7 <= 72 else -5
+        def moved(seq):
+            return [t + shift_by if NOTE_ON <= t < TIME_SHIFT and 0 <= (t - NOTE_ON) % 128 + shift_by < 128 else t
+                    for t in seq]
+
+        self.window.clear()
+        self.window.extend(moved(tokens))
+        if self._pending is not None:          # a re-priming still to play moves too
+            self._pending = np.asarray(moved(self._pending.tolist()), dtype=self._pending.dtype)
+        self.primer = [Note(n.start, n.end, min(127, max(0, n.pitch + shift_by)), n.velocity, n.program)
+                       for n in self.primer]
+        return f"moved {'up a fifth' if shift_by > 0 else 'down a fourth'}"
 
     def _guard(self, segment: Segment) -> str | None:
         """Re-prime from the seed when the music has thinned out, piled up or fallen into a loop."""
@@ -247,6 +275,7 @@ class StreamReport:
     wall: float = 0.0             # seconds of compute
     segments: int = 0
     reprimed: list[str] = field(default_factory=list)
+    turns: list[str] = field(default_factory=list)
 
     @property
     def realtime(self) -> float:
@@ -288,6 +317,8 @@ def stream(composer: Composer, performer: Performer, sink, *, minutes: float | N
             report.segments += 1
             if segment.reprimed:
                 report.reprimed.append(f"{segment.start:.0f} s: {segment.reprimed}")
+            if segment.turned:
+                report.turns.append(f"{segment.start:.0f} s: {segment.turned}")
             performer.add(segment)
             if notes_out is not None:
                 notes_out.extend(segment.notes)

@@ -32,6 +32,8 @@ def stream(
     density: Optional[str] = typer.Option("auto", help="Notes per second to hold, or auto (the seed's rate)."),
     pitch_range: Optional[str] = CONTROL_OPTIONS["pitch_range"],
     max_polyphony: Optional[int] = CONTROL_OPTIONS["max_polyphony"],
+    journey: Optional[float] = typer.Option(None, help="Move the key a fifth every this many minutes "
+                                                       "(with --scale auto the scale follows)."),
 ):
     """Generate and render without end (or for --minutes), gaplessly, in constant memory."""
     import math
@@ -59,7 +61,8 @@ def stream(
     performer = Performer(instrument, seed=seed)
     net, config = load_model(model_dir(model))
     composer = Composer(net, read_midi(resolve_primer(primer)), codec=CodecConfig.from_dict(config["codec"]),
-                        sampling=sampling, controls=controls if controls.active else None, seed=seed)
+                        sampling=sampling, controls=controls if controls.active else None, seed=seed,
+                        journey_minutes=journey)
     name = "standard output" if output == "-" else output
     try:
         sink = PipeSink(sys.stdout.buffer, performer.rate) if output == "-" else FileSink(Path(output), performer.rate)
@@ -90,6 +93,8 @@ def stream(
             write_midi(save_midi, notes, text=f"ambient stream: primer {primer}, seed {seed}")
     for line in report.reprimed:
         say(f"re-primed at {line}")
+    for line in report.turns:
+        say(f"journey at {line}")
     say(f"{name}: {report.seconds:.1f} s of {instrument} in {report.wall:.1f} s ({report.realtime:.1f}x real time)")
 
 

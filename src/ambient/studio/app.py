@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import queue
+import threading
 from dataclasses import fields
 from pathlib import Path
 
@@ -20,11 +22,12 @@ from fastapi.staticfiles import StaticFiles
 from ambient.errors import AmbientError
 from ambient.studio.jobs import FINAL, Jobs
 from ambient.studio.takes import Studio
-from ambient.studio.work import MakeRequest, Models, make_takes, receive_primer, render_take
+from ambient.studio.work import MakeRequest, Models, forever, make_takes, primer_notes, receive_primer, render_take
 import ambient.studio.workshop as workshop
 
 STATIC = Path(__file__).parent / "static"
 MAX_UPLOAD = 64 * 1024 * 1024   # bytes; a long WAV fits, a video or a disk image does not
+MAX_LISTENERS = 2               # endless streams at once; each takes about a fifteenth of a core
 MEDIA = {"wav": "audio/wav", "flac": "audio/flac", "mp3": "audio/mpeg", "ogg": "audio/ogg", "mid": "audio/midi"}
 
 
@@ -203,6 +206,43 @@ def create_app(workspace: str | Path, models: list[Path] = (), max_upload: int =
                 await asyncio.sleep(0.15)
 
         return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+    # play forever: an endless WAV stream, generated and rendered as it is heard
+    listeners = threading.BoundedSemaphore(MAX_LISTENERS)
+
+    @app.get("/api/stream")
+    async def play_forever(request: Request, primer: str = "seed:1", model: str = "bundled",
+                           instrument: str = "stratosphere", seed: int = 0, scale: str | None = "auto"):
+        from ambient.controls import controls_from
+        from ambient.render import preset
+
+        preset(instrument)
+        controls = controls_from(scale, math.inf, None, "auto", None)
+        notes, _, _ = primer_notes(studio, primer)
+        if not listeners.acquire(blocking=False):
+            raise Refused(429, f"{MAX_LISTENERS} streams are playing already; stop one first")
+        try:
+            net, config = await asyncio.to_thread(choices.load, model)
+        except BaseException:
+            listeners.release()
+            raise
+        blocks, stop = forever(net, config, notes, instrument, seed, controls)
+
+        async def audio():
+            try:
+                while not await request.is_disconnected():
+                    try:
+                        chunk = await asyncio.to_thread(blocks.get, True, 0.5)
+                    except queue.Empty:
+                        continue
+                    if chunk is None:
+                        return
+                    yield chunk
+            finally:
+                stop.set()
+                listeners.release()
+
+        return StreamingResponse(audio(), media_type="audio/wav", headers={"Cache-Control": "no-cache"})
 
     # the pipeline
     @app.get("/api/pipeline")

@@ -200,3 +200,65 @@ def receive_primer(studio: Studio, scratch: Path, filename: str) -> dict:
     finally:
         audio.unlink(missing_ok=True)
     return studio.add_upload(midi, label, "audio", notes)
+
+
+class _QueueSink:
+    """A stream's audio as WAV bytes in a bounded queue: the HTTP response reads them out."""
+
+    def __init__(self, blocks, rate: int, stop):
+        import io
+
+        from ambient.stream import PipeSink
+
+        self.blocks, self.buffer, self.stop = blocks, io.BytesIO(), stop
+        self.wav = PipeSink(self.buffer, rate)          # the endless-WAV header, then 16-bit frames
+
+    def write(self, block) -> None:
+        import queue
+
+        self.wav.write(block)
+        chunk = self.buffer.getvalue()
+        self.buffer.seek(0)
+        self.buffer.truncate()
+        while not self.stop.is_set():                   # the listener sets the pace; a hang-up ends it
+            try:
+                self.blocks.put(chunk, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def close(self) -> None:
+        try:
+            self.blocks.put_nowait(None)
+        except Exception:
+            pass
+
+
+def forever(net, config: dict, notes: list[Note], instrument: str, seed: int, controls):
+    """Start an endless stream in its own thread: (queue of WAV byte chunks, event that stops it)."""
+    import queue
+    import threading
+
+    from ambient.codec import CodecConfig
+    from ambient.stream import Composer, Performer, stream
+
+    blocks: queue.Queue = queue.Queue(maxsize=8)
+    stop = threading.Event()
+    performer = Performer(instrument, seed=seed)
+    composer = Composer(net, notes, codec=CodecConfig.from_dict(config["codec"]), seed=seed,
+                        controls=controls if controls.active else None)
+
+    def play():
+        import torch
+
+        torch.set_num_threads(CONTINUATION.threads)
+        try:
+            stream(composer, performer, _QueueSink(blocks, performer.rate, stop), stop=stop)
+        except Exception:  # the listener hears the stream end; the server goes on
+            import traceback
+
+            traceback.print_exc()
+            blocks.put(None)
+
+    threading.Thread(target=play, name="ambient-forever", daemon=True).start()
+    return blocks, stop

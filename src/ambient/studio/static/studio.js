@@ -102,6 +102,16 @@ async function make(body) {
 
 $("#make-form").addEventListener("submit", (e) => { e.preventDefault(); make(makeRequest()); });
 
+$("#forever").addEventListener("click", () => {
+  const player = $("#forever-player"), button = $("#forever");
+  if (!player.paused) { player.pause(); player.removeAttribute("src"); player.load(); button.textContent = "Play forever"; return; }
+  const r = makeRequest();
+  const query = new URLSearchParams({ primer: r.primer, model: r.model, instrument: r.instrument, seed: r.seed ?? 0 });
+  if (r.scale) query.set("scale", r.scale);
+  player.src = `/api/stream?${query}`;
+  player.play().then(() => { button.textContent = "Stop"; }).catch((e) => { $("#make-error").textContent = e.message; });
+});
+
 $("#primer-file").addEventListener("change", async (e) => {
   const file = e.target.files[0];
   if (!file) return;
