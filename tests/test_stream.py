@@ -127,6 +127,10 @@ def test_the_command_writes_a_file_and_the_notes(tmp_path):
 def test_bad_output_and_a_closed_pipe_give_one_line(tmp_path):
     missing = run_cli("-o", str(tmp_path / "no" / "such" / "r.ogg"), "--minutes", "0.2")
     assert missing.returncode == 1 and missing.stderr.strip().startswith(f"error: {tmp_path}/no/such/r.ogg: cannot write")
+    (tmp_path / "full.ogg").symlink_to("/dev/full")                  # a disk with no room left
+    full = run_cli("-o", str(tmp_path / "full.ogg"), "--minutes", "0.3")
+    assert full.returncode == 1 and full.stderr.strip() == \
+        f"error: {tmp_path}/full.ogg: cannot write any more (System error: is the disk full?)"
     reader = subprocess.Popen([sys.executable, "-m", "ambient", "stream", "-o", "-"], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=False)
     header = reader.stdout.read(44)

@@ -242,10 +242,21 @@ class FileSink:
         self.file = sf.SoundFile(str(path), "w", samplerate=rate, channels=2, format=fmt, subtype=subtype)
 
     def write(self, block: np.ndarray) -> None:
-        self.file.write(block.T)
+        import errno
+
+        import soundfile as sf
+
+        try:
+            self.file.write(block.T)
+        except (sf.LibsndfileError, RuntimeError) as e:  # libsndfile says only "System error."
+            raise OSError(errno.EIO, f"cannot write any more ({str(e).strip().rstrip('.')}: is the disk full?)") \
+                from None
 
     def close(self) -> None:
-        self.file.close()
+        try:
+            self.file.close()
+        except (RuntimeError, OSError):
+            pass                                         # what was written stays; the error was already said
 
 
 class PipeSink:
@@ -306,6 +317,7 @@ def stream(composer: Composer, performer: Performer, sink, *, minutes: float | N
     composer_thread.start()
     report, started = StreamReport(), time.perf_counter()
     limit = None if minutes is None else minutes * 60.0
+    failed = True
     try:
         while not stop.is_set() and (limit is None or report.seconds < limit):
             try:
@@ -329,6 +341,7 @@ def stream(composer: Composer, performer: Performer, sink, *, minutes: float | N
             report.wall = time.perf_counter() - started
             if on_block:
                 on_block(report)
+        failed = False
     finally:
         stop.set()
         while composer_thread.is_alive():  # let the composer finish its segment: torch must not die mid-call
@@ -337,10 +350,11 @@ def stream(composer: Composer, performer: Performer, sink, *, minutes: float | N
             except queue.Empty:
                 pass
         try:
-            fade = performer.render(report.seconds + 0.5)
-            fade *= np.linspace(1.0, 0.0, fade.shape[1], dtype=np.float32)
-            sink.write(fade)
-            report.seconds = performer.frames / performer.rate
+            if not failed:  # a sink that failed is not written again
+                fade = performer.render(report.seconds + 0.5)
+                fade *= np.linspace(1.0, 0.0, fade.shape[1], dtype=np.float32)
+                sink.write(fade)
+                report.seconds = performer.frames / performer.rate
         finally:
             sink.close()
         report.wall = time.perf_counter() - started
