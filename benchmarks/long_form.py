@@ -40,12 +40,14 @@ def main() -> None:
     parser.add_argument("--short", type=int, default=20, help="continuations of 2,048 tokens")
     parser.add_argument("--scale", default=None)
     parser.add_argument("--density", default=None, help="notes per second, or auto (the primer's)")
+    parser.add_argument("--max-hold", default=None, help="seconds, or auto (from the primer's note lengths)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     model, config = load_model(args.model)
     codec = CodecConfig.from_dict(config["codec"])
     density = args.density if args.density in (None, "auto") else float(args.density)
-    controls = Controls(scale=args.scale, density=density)
+    hold = args.max_hold if args.max_hold in (None, "auto") else float(args.max_hold)
+    controls = Controls(scale=args.scale, density=density, max_hold=hold)
     seconds = args.minutes * 60
     pieces = []
     for i, path in enumerate(seed_paths()):
@@ -72,7 +74,7 @@ def main() -> None:
     ratios = [p["last_over_first"] for p in pieces if p["last_over_first"] is not None]
     print(json.dumps({
         "benchmark": "long_form", "model": args.model or "bundled", "minutes": args.minutes,
-        "controls": {"scale": args.scale, "density": args.density},
+        "controls": {"scale": args.scale, "density": args.density, "max_hold": args.max_hold},
         "min_last_over_first": min(ratios) if ratios else None,
         "mean_last_over_first": round(sum(ratios) / len(ratios), 3) if ratios else None,
         "max_onset_gap_s": max(p["longest_onset_gap_s"] for p in pieces),

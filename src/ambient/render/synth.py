@@ -138,22 +138,25 @@ def render_block(notes: list[Note], voice: Voice, start: int, length: int, rate:
                 sway = 1 - layer.sway * (0.5 + 0.5 * np.sin(2 * np.pi * layer.sway_hz * t + phase))
             curve[i] += gains[:, None] * (amp * sway)
     n = np.arange(start, block_end, dtype=np.int64)                             # absolute sample times
-    where = np.arange(start, block_end)
+    offset = start - grid[0]
+    ramp = (np.arange(CONTROL) / CONTROL).astype(np.float32)
     for pitch, curve in curves.items():
         f0 = frequency(pitch)
         for i, layer in enumerate(layers + [sub]):
             if not curve[i].any():
                 continue
-            left = np.interp(where, grid, curve[i, 0]).astype(np.float32)
-            right = np.interp(where, grid, curve[i, 1]).astype(np.float32)
+            # straight lines between control points, both channels at once: (2, length)
+            points = curve[i].astype(np.float32)
+            joined = (points[:, :-1, None] + np.diff(points, axis=1)[:, :, None] * ramp).reshape(2, -1)
+            left, right = joined[:, offset:offset + length]
             for k, cents in enumerate(layer.detune_cents):
                 f = f0 * layer.ratio * 2 ** (cents / 1200)
                 if f >= rate / 2:
                     continue
                 # 32-bit fixed-point phase: exact over hours, and integer ops beat float modulo
                 step = int(round(f / rate * 2**32))
-                offset = int(np.random.default_rng([seed, pitch, i, k]).integers(0, 2**32))
-                wave = WAVES[layer.wave][(n * step + offset) >> (32 - TABLE_BITS) & (TABLE_SIZE - 1)]
+                phase0 = int(np.random.default_rng([seed, pitch, i, k]).integers(0, 2**32))
+                wave = WAVES[layer.wave][(n * step + phase0) >> (32 - TABLE_BITS) & (TABLE_SIZE - 1)]
                 wave *= np.float32(layer.gain / len(layer.detune_cents))
                 # detuned copies alternate sides: the chorus-like width of an analog pad
                 side = 0.0 if len(layer.detune_cents) == 1 else (1.0 if k % 2 else -1.0) * 0.5
