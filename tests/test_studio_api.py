@@ -8,7 +8,7 @@ import pytest
 import soundfile as sf
 from fastapi.testclient import TestClient
 
-from ambient.midi import read_midi, write_midi
+from ambient.midi import write_midi
 from ambient.notes import Note
 from ambient.pipeline import Workspace, run
 from ambient.pipeline.sources import add

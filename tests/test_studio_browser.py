@@ -6,7 +6,6 @@ go to $AMBIENT_SCREENSHOTS when set (to look at them), else to the test's tmp fo
 """
 
 import os
-import shutil
 import socket
 import subprocess
 import sys

@@ -33,7 +33,8 @@ from ambient.codec import DEFAULT_CODEC, NOTE_OFF, NOTE_ON, TIME_SHIFT, CodecCon
 from ambient.config import RENDER, Sampling
 from ambient.controls import Controls
 from ambient.evaluate.metrics import loop_share
-from ambient.notes import Note, piece_end, shift
+from ambient.errors import AmbientError
+from ambient.notes import Note, piece_end
 
 SEGMENT_SECONDS = 20.0     # music generated per step of the composer
 AHEAD_SEGMENTS = 3         # segments the composer may run ahead of the performer
@@ -58,15 +59,13 @@ class Composer:
                  sampling: Sampling = Sampling(), controls: Controls | None = None, seed: int = 0,
                  segment_seconds: float = SEGMENT_SECONDS, primer_seconds: float = 20.0,
                  journey_minutes: float | None = None):
-        if not seed_notes:
-            from ambient.errors import AmbientError
+        from ambient.sampling import primer_tokens
 
+        if not seed_notes:
             raise AmbientError("the seed has no notes to continue")
         self.model, self.codec, self.sampling, self.controls = model, codec, sampling, controls
         self.seed, self.segment_seconds = seed, segment_seconds
-        cut = max(0.0, piece_end(seed_notes) - primer_seconds)
-        self.primer = shift([Note(max(n.start, cut), n.end, n.pitch, n.velocity, n.program)
-                             for n in seed_notes if n.end > cut], -cut)
+        _, self.primer = primer_tokens(seed_notes, primer_seconds, codec)   # the seed's last seconds
         self.seed_rate = len(self.primer) / max(piece_end(self.primer), 1.0)
         self.journey = None if not journey_minutes else journey_minutes * 60.0
         self.next_turn = self.journey
