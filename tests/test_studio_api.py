@@ -256,3 +256,19 @@ def test_play_forever_streams_wav_until_the_listener_leaves(client):
     frames = np.frombuffer(received[44:44 + 44100 * 4 * 5], dtype="<i2").reshape(-1, 2)
     assert np.abs(frames).max() > 1000                          # music, not silence
     assert client.get("/api/stream?instrument=kazoo").json()["error"].startswith("kazoo: no such instrument")
+
+
+def test_a_taken_port_is_one_line_and_no_server(tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run([sys.executable, "-m", "ambient", "studio", "-w", str(tmp_path), "--port", str(port)],
+                                capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"error: 127.0.0.1:{port}: cannot listen there (Address already in use); " \
+                                    "choose another --port"
