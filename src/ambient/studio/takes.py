@@ -95,7 +95,9 @@ class Studio:
 
     def takes(self) -> list[dict]:
         with self._lock:
-            rows = self._db.execute("SELECT * FROM takes ORDER BY created DESC").fetchall()
+            # newest batch first; a batch's variations in the order they were made
+            rows = self._db.execute("SELECT * FROM takes ORDER BY (SELECT MIN(created) FROM takes AS b "
+                                    "WHERE b.batch = takes.batch) DESC, created ASC").fetchall()
         return [self._row(r) for r in rows]
 
     def take(self, take: str) -> dict:
