@@ -33,7 +33,7 @@ from ambient.codec import DEFAULT_CODEC, NOTE_OFF, NOTE_ON, TIME_SHIFT, CodecCon
 from ambient.config import RENDER, Sampling
 from ambient.controls import Controls
 from ambient.evaluate.metrics import loop_share
-from ambient.errors import AmbientError
+from ambient.errors import AmbientError, ParameterError
 from ambient.notes import Note, piece_end
 
 SEGMENT_SECONDS = 20.0     # music generated per step of the composer
@@ -292,10 +292,16 @@ class StreamReport:
         return self.seconds / self.wall if self.wall > 0 else math.inf
 
 
+def check_minutes(minutes: float | None) -> None:
+    if minutes is not None and not minutes > 0:
+        raise ParameterError("minutes", f"must be above 0, got {minutes}")
+
+
 def stream(composer: Composer, performer: Performer, sink, *, minutes: float | None = None,
            on_block=None, stop: threading.Event | None = None, notes_out: list | None = None) -> StreamReport:
     """Play until `minutes` (None: until stopped by `stop` or Ctrl-C); the sink is closed whatever
     happens, after a short fade, so what was written stays playable."""
+    check_minutes(minutes)
     stop = stop or threading.Event()
     ahead: queue.Queue = queue.Queue(maxsize=AHEAD_SEGMENTS)
 

@@ -81,6 +81,8 @@ def train(
     max_relative_distance: int = typer.Option(field_default(ModelConfig, "max_relative_distance"),
                                               help="0: half the context."),
     positions: str = typer.Option(MODEL.positions, help="relative (Music Transformer) or absolute."),
+    sounding_input: bool = typer.Option(MODEL.sounding_input, help="Also feed the model which pitches are "
+                                        "sounding (a model fine-tuned with --from gains it)."),
     resume: bool = typer.Option(False, help="Continue from OUT/checkpoint."),
     threads: int = typer.Option(0, help="CPU threads (0: torch's default)."),
     device: str = typer.Option("cpu", help="cpu or cuda."),
@@ -96,7 +98,8 @@ def train(
     if threads:
         torch.set_num_threads(threads)
     model_config = ModelConfig(context=context, n_layer=n_layer, n_head=n_head, d_model=d_model, dropout=dropout,
-                               max_relative_distance=max_relative_distance, positions=positions)
+                               max_relative_distance=max_relative_distance, positions=positions,
+                               sounding_input=sounding_input)
     if init_from is not None:
         from ambient.checkpoint import DEFAULT_MODEL_DIR, read_config
         from ambient.pipeline import model_dir
@@ -112,7 +115,8 @@ def train(
                                            f"the one it starts from ({name} {getattr(shape, name)}); only the "
                                            "context and dropout may change")
         typed &= {"context", "dropout"}
-        typed |= {"sounding_input"}  # a base without the sounding-notes input gains it (it starts as a no-op)
+        if sounding_input:
+            typed |= {"sounding_input"}  # a base without the sounding-notes input gains it (it starts as a no-op)
         model_config = ModelConfig.from_dict({**shape.to_dict(), **{k: getattr(model_config, k) for k in typed}})
     cfg = TrainConfig(steps=steps, batch_size=batch_size, learning_rate=learning_rate, warmup_steps=warmup_steps,
                       val_every=val_every, seed=seed, minutes=minutes)

@@ -50,14 +50,13 @@ def stream(
     from ambient.midi import read_midi, write_midi
     from ambient.pipeline import model_dir
     from ambient.seeds import resolve_primer
-    from ambient.stream import Composer, FileSink, Performer, PipeSink, stream as play
+    from ambient.stream import Composer, FileSink, Performer, PipeSink, check_minutes, stream as play
 
     torch.set_num_threads(threads)
     sampling = Sampling(temperature, SAMPLING.top_k, top_p, SAMPLING.min_p)
     sampling.check()
     controls = controls_from(scale, math.inf, pitch_range, density, max_polyphony)
-    if minutes is not None and minutes <= 0:
-        raise AmbientError(f"--minutes must be above 0, got {minutes}")
+    check_minutes(minutes)               # before the output file exists
     performer = Performer(instrument, seed=seed)
     net, config = load_model(model_dir(model))
     composer = Composer(net, read_midi(resolve_primer(primer)), codec=CodecConfig.from_dict(config["codec"]),

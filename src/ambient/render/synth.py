@@ -79,7 +79,7 @@ def envelope(t: np.ndarray, duration: float, v: Voice) -> np.ndarray:
 
 
 def note_rng(seed: int, note: Note) -> np.random.Generator:
-    """Per-note randomness (phases, pan) that does not depend on the block being rendered."""
+    """Per-note randomness (pan, sway phases) that does not depend on the block being rendered."""
     return np.random.default_rng([seed, int(round(note.start * 1000)), note.pitch])
 
 
