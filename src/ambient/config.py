@@ -116,8 +116,8 @@ class RenderConfig:
 @dataclass(frozen=True)
 class RunConfig:
     """How `ambient pipeline run` executes datums."""
-    executor: str = "process"      # serial or process
-    workers: int = 2               # processes for map stages
+    executor: str = "process"      # serial, process or ray
+    workers: int = 2               # processes for map stages (ray: the cluster's CPUs unless given)
     retries: int = 3               # attempts per datum before it fails
     timeout: float | None = None   # seconds a datum may take
     watch_interval: float = 5.0    # seconds between looks at a watched folder

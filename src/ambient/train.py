@@ -150,22 +150,34 @@ def _load_checkpoint(directory: Path, model, optimizer) -> dict:
     return state
 
 
-def _distributed() -> tuple[int, int]:
-    """(rank, world size); joins the process group when launched by torchrun."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
+def _distributed(device: str) -> tuple[int, int, str]:
+    """(rank, world size, this rank's device). Joins the process group when launched by
+    torchrun (Ray Train has joined it already). On GPUs each rank takes its own device by
+    LOCAL_RANK, and the backend follows the device asked for, not what the machine has
+    (a CPU run on a GPU machine all-reduces CPU tensors, which only gloo can)."""
+    world = dist.get_world_size() if dist.is_initialized() else int(os.environ.get("WORLD_SIZE", "1"))
+    cuda = str(device).startswith("cuda")
+    if cuda:
+        if not torch.cuda.is_available():
+            raise AmbientError(f"device {device}: torch sees no GPU here")
+        if str(device) == "cuda":
+            device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0')) % torch.cuda.device_count()}"
+        torch.cuda.set_device(device)
     if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    return (dist.get_rank(), world) if world > 1 else (0, 1)
+        dist.init_process_group("nccl" if cuda else "gloo")
+    return (dist.get_rank(), world, str(device)) if world > 1 else (0, 1, str(device))
 
 
 def train(data_dir: str | Path, out_dir: str | Path, model_config: ModelConfig | None = None,
           cfg: TrainConfig | None = None, *, resume: bool = False, device: str = "cpu",
-          init_from: str | Path | None = None, progress=None, log=print, **info) -> dict:
+          init_from: str | Path | None = None, progress=None, log=print, on_validation=None, **info) -> dict:
     """Train on data_dir, keep the best model in out_dir; returns the summary in config.json.
 
     `init_from` starts from another model directory's weights (fine-tuning, "default" for
     the bundled model); it must have the same architecture, but a relative-attention
     model may be fine-tuned at another context length (its weights do not depend on it).
+    `on_validation(rank, state)` runs on every rank after each validation, once rank 0
+    has written out_dir (Ray Train reports its checkpoint there).
     """
     cfg = cfg or TrainConfig()
     if cfg.learning_rate is None:
@@ -182,7 +194,7 @@ def train(data_dir: str | Path, out_dir: str | Path, model_config: ModelConfig |
                            "or choose another --out")
     if resume and not checkpoint.exists():
         raise AmbientError(f"{checkpoint}: no checkpoint to resume")
-    rank, world = _distributed()
+    rank, world, device = _distributed(device)
     if cfg.batch_size % world:
         raise ParameterError("batch_size", f"{cfg.batch_size} does not divide over {world} processes")
     pieces = load_pieces(data_dir, warn=log if rank == 0 else (lambda message: None))
@@ -208,9 +220,12 @@ def train(data_dir: str | Path, out_dir: str | Path, model_config: ModelConfig |
         info = {**info, "fine_tuned_from": str(init_from)}
     if resume:
         state = _load_checkpoint(checkpoint, model, optimizer)
+        state["resumed_at"] = [*state.get("resumed_at", []), state["step"]]
         if rank == 0:
             log(f"resumed from {checkpoint} at step {state['step']}")
-    net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    cuda = device.startswith("cuda")
+    net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[torch.device(device).index] if cuda else None
+                                                    ) if world > 1 else model
     summary = {
         "data": {"folder": str(data_dir), "train_files": len(train_set), "validation_files": len(val_set),
                  "train_notes": int(sizes.sum()), "validation_windows": len(val_windows),
@@ -229,7 +244,7 @@ def train(data_dir: str | Path, out_dir: str | Path, model_config: ModelConfig |
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, cfg)
         # bf16 autocast on GPUs (no loss scaling needed, unlike fp16); CPU stays fp32
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=str(device).startswith("cuda")):
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
             _, loss = net(batch[:, :-1], batch[:, 1:])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -238,9 +253,10 @@ def train(data_dir: str | Path, out_dir: str | Path, model_config: ModelConfig |
         loss = loss.item()
         state["step"] = step = step + 1
         state["seconds"] = time.monotonic() - started
-        out_of_time = _agree(cfg.minutes > 0 and state["seconds"] > cfg.minutes * 60, world)
+        out_of_time = _agree(cfg.minutes > 0 and state["seconds"] > cfg.minutes * 60, world, device)
         if step % cfg.val_every == 0 or step == cfg.steps or out_of_time:
-            val = evaluate(model, val_windows)
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
+                val = evaluate(model, val_windows)
             state["history"].append({"step": step, "train_loss": round(loss, 4),
                                      "validation_loss": round(val, 4), "seconds": round(state["seconds"], 1)})
             if rank == 0:
@@ -254,6 +270,8 @@ def train(data_dir: str | Path, out_dir: str | Path, model_config: ModelConfig |
                     f"(best {state['best_val']:.3f} at step {state['best_step']})")
             if world > 1:
                 dist.barrier()
+            if on_validation is not None:
+                on_validation(rank, state)
         if task is not None:
             progress.update(task, completed=step, description=f"training (loss {loss:.3f})")
         if out_of_time:
@@ -307,11 +325,11 @@ def same_weights_shape(a: ModelConfig, b: ModelConfig) -> bool:
         {k: v for k, v in b.to_dict().items() if k not in ignore}
 
 
-def _agree(flag: bool, world: int) -> bool:
+def _agree(flag: bool, world: int, device: str = "cpu") -> bool:
     """True on every rank when any rank says so (rank 0's clock stops everyone together)."""
     if world == 1:
         return flag
-    t = torch.tensor([1.0 if flag else 0.0])
+    t = torch.tensor([1.0 if flag else 0.0], device=device)  # nccl reduces only GPU tensors
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
     return bool(t.item())
 
@@ -323,4 +341,6 @@ def _record_final(out_dir: Path, state: dict) -> None:
         config = json.loads(path.read_text())
         config.setdefault("metrics", {})["history"] = state["history"]
         config["metrics"]["steps"] = state["step"]
+        if state.get("resumed_at"):
+            config["metrics"]["resumed_at"] = state["resumed_at"]
         write_text(path, json.dumps(config, indent=2, sort_keys=True) + "\n")

@@ -88,6 +88,11 @@ def train(
     device: str = typer.Option("cpu", help="cpu or cuda."),
     init_from: Optional[str] = typer.Option(None, "--from", help="Fine-tune a model: 'default' (the bundled one), "
                                             "a model directory or a workspace. Its shape is kept; --context may change."),
+    ray_workers: int = typer.Option(0, help="Train on this many Ray Train workers (0: here, or under torchrun)."),
+    gpus_per_worker: float = typer.Option(0, help="With --ray-workers: GPUs for each worker (0: CPUs)."),
+    address: Optional[str] = typer.Option(None, help="With --ray-workers: the Ray cluster (auto, HOST:PORT, "
+                                          "ray://HOST:PORT; default a local one)."),
+    storage: Optional[str] = typer.Option(None, help="With --ray-workers: Ray's checkpoint storage (default OUT.ray)."),
 ):
     """Train a Music Transformer on a folder of MIDI files (or fine-tune one with --from)."""
     import torch
@@ -120,10 +125,19 @@ def train(
         model_config = ModelConfig.from_dict({**shape.to_dict(), **{k: getattr(model_config, k) for k in typed}})
     cfg = TrainConfig(steps=steps, batch_size=batch_size, learning_rate=learning_rate, warmup_steps=warmup_steps,
                       val_every=val_every, seed=seed, minutes=minutes)
-    with progress() as bar:
-        summary = fit(data_dir, out, model_config, cfg, resume=resume, device=device, progress=bar, init_from=init_from,
-                      log=lambda m: bar.console.print(m, markup=False, highlight=False),
-                      command=" ".join(["ambient", *sys.argv[1:]]))
+    if ray_workers:
+        from ambient.cluster.training import train_on_ray
+
+        summary = train_on_ray(data_dir, out, model_config, cfg, workers=ray_workers, gpus_per_worker=gpus_per_worker,
+                               address=address, storage=storage, resume=resume, init_from=init_from,
+                               threads=threads or 1, command=" ".join(["ambient", *sys.argv[1:]]))
+    elif gpus_per_worker or address or storage:
+        raise ParameterError("ray_workers", "is needed for --gpus-per-worker, --address and --storage")
+    else:
+        with progress() as bar:
+            summary = fit(data_dir, out, model_config, cfg, resume=resume, device=device, progress=bar,
+                          init_from=init_from, log=lambda m: bar.console.print(m, markup=False, highlight=False),
+                          command=" ".join(["ambient", *sys.argv[1:]]))
     typer.echo(f"{out}: best validation loss {summary['best_validation_loss']:.4f} nats/token "
                f"after {summary['steps']} steps")
 

@@ -97,15 +97,21 @@ def _run(ws, **options) -> int:
 @app.command("run")
 def run_command(
     workspace: Optional[Path] = WORKSPACE,
-    workers: int = typer.Option(PIPELINE_RUN.workers, help="Processes for map stages."),
-    executor: str = typer.Option(PIPELINE_RUN.executor, help="process or serial."),
+    workers: Optional[int] = typer.Option(None, help=f"Datums at once (default {PIPELINE_RUN.workers}; "
+                                          "ray: the cluster's CPUs)."),
+    executor: str = typer.Option(PIPELINE_RUN.executor, help="process, serial or ray."),
     retries: int = typer.Option(PIPELINE_RUN.retries, help="Attempts per datum before it fails."),
     timeout: Optional[float] = typer.Option(PIPELINE_RUN.timeout, help="Seconds a datum may take."),
+    address: Optional[str] = typer.Option(None, help="Ray cluster: auto, HOST:PORT or ray://HOST:PORT "
+                                          "(default: a local one on this machine)."),
+    storage: Optional[str] = typer.Option(None, help="Ray: where files travel when the workspace is not on a "
+                                          "shared folder (s3://, gs://, file://)."),
 ):
     """Bring every stage up to date."""
     from ambient.pipeline import Workspace
 
-    fail_if(_run(Workspace(workspace), workers=workers, executor=executor, retries=retries, timeout=timeout))
+    fail_if(_run(Workspace(workspace), workers=workers, executor=executor, retries=retries, timeout=timeout,
+                 address=address, storage=storage))
 
 
 @app.command()

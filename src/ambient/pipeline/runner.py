@@ -69,9 +69,9 @@ def workspace_lock(ws: Workspace):
 
 
 def run(ws: Workspace, stages: list[Stage] | None = None, *, executor: str = PIPELINE_RUN.executor,
-        workers: int = PIPELINE_RUN.workers, retries: int = PIPELINE_RUN.retries,
+        workers: int | None = None, retries: int = PIPELINE_RUN.retries,
         timeout: float | None = PIPELINE_RUN.timeout, removals_only: bool = False,
-        on_progress=None, log=lambda message: None) -> dict[str, StageReport]:
+        address: str | None = None, storage: str | None = None, on_progress=None, log=lambda message: None) -> dict[str, StageReport]:
     stages = stages if stages is not None else standard_stages(ws.params)
     with workspace_lock(ws):
         manifest = Manifest(ws.manifest_path)
@@ -80,7 +80,7 @@ def run(ws: Workspace, stages: list[Stage] | None = None, *, executor: str = PIP
             refresh_sources(ws, manifest)
             run_id = manifest.start_run()
             reports = {}
-            with make_executor(executor, workers) as pool:
+            with make_executor(executor, workers, ws.scratch, address, storage) as pool:
                 for stage in stages:
                     reports[stage.name] = _run_stage(ws, manifest, stage, pool, retries, timeout, removals_only,
                                                      on_progress, log)

@@ -60,7 +60,12 @@ def tokenize_stage(inputs: list[Path], out: Path, params: dict, context: dict) -
 
 
 def train_stage(inputs: list[Path], out: Path, params: dict, context: dict) -> None:
-    """Train (or fine-tune) on every token file; resumes in its work dir after a crash."""
+    """Train (or fine-tune) on every token file; resumes in its work dir after a crash.
+
+    Under the Ray executor it trains through Ray Train on `ray_workers` workers (default
+    1) with `gpus_per_worker` GPUs each, set like any parameter (`ambient pipeline set
+    train.ray_workers=4`); its checkpoints go to Ray's storage path in the work dir.
+    """
     import torch
 
     from ambient.train import starting_point, train
@@ -81,7 +86,17 @@ def train_stage(inputs: list[Path], out: Path, params: dict, context: dict) -> N
     start, why = starting_point(len(inputs), model_config, params.get("start_from", "auto"),
                                 context.get("previous") if params.get("fine_tune") else None)
     log(f"train: {why}")
-    train(data, model_dir, model_config, cfg, resume=(model_dir / "checkpoint").exists(), init_from=start, log=log)
+    resume = (model_dir / "checkpoint").exists()
+    if "ray" in context:
+        from ambient.cluster.training import train_on_ray
+
+        storage = context["ray"]["storage"]
+        train_on_ray(data, model_dir, model_config, cfg, workers=int(params.get("ray_workers", 1)),
+                     gpus_per_worker=float(params.get("gpus_per_worker", 0)), resume=resume, init_from=start,
+                     threads=int(params.get("threads", 1)), log=log,
+                     storage=f"{storage.rstrip('/')}/train/{work.name}" if storage else str(work / "ray"))
+    else:
+        train(data, model_dir, model_config, cfg, resume=resume, init_from=start, log=log)
     for name in ("config.json", "model.safetensors"):
         shutil.copyfile(model_dir / name, out / name)
 
