@@ -251,3 +251,68 @@ def test_clear_lines_for_no_ray_an_unreachable_address_and_options_without_ray(t
         connect(None)
     with pytest.raises(AmbientError, match="Ray is not installed"):
         run(ws, [Stage("copy", 1, "audio", "copied", "map", copy_file)], executor="ray")
+
+
+TRAIN_ARGS = ["--steps", "60", "--batch-size", "4", "--val-every", "5", "--context", "96", "--layers", "2",
+              "--heads", "2", "--d-model", "48", "--warmup-steps", "2"]
+
+
+def train_workers() -> list[int]:
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and b"RayTrainWorker" in (proc / "cmdline").read_bytes():
+                pids.append(int(proc.name))
+        except OSError:
+            pass
+    return pids
+
+
+def ray_train(midi_folder, out: Path, kill: bool = False) -> dict:
+    """`ambient train --ray-workers 2` as the CLI calls it; with kill, one worker is
+    killed with SIGKILL once Ray's controller has registered a checkpoint (one written but
+    not yet registered is lost with the worker, and the run restarts from scratch)."""
+    from ambient.cluster.training import train_on_ray
+    from ambient.config import ModelConfig, TrainConfig
+
+    model = ModelConfig(context=96, n_layer=2, n_head=2, d_model=48)
+    cfg = TrainConfig(steps=60, batch_size=4, val_every=5, warmup_steps=2)
+    result, killed = {}, []
+
+    def fit():
+        result.update(train_on_ray(midi_folder, out, model, cfg, workers=2, log=lambda m: None))
+
+    thread = threading.Thread(target=fit)
+    thread.start()
+    storage = out.with_name(out.name + ".ray") / "train"
+    while kill and not killed and thread.is_alive():
+        snapshot = storage / "checkpoint_manager_snapshot.json"
+        if snapshot.exists() and "checkpoint_" in snapshot.read_text() and train_workers():
+            victim = max(train_workers())
+            os.kill(victim, signal.SIGKILL)
+            killed.append(victim)
+        time.sleep(0.05)
+    thread.join(timeout=600)
+    assert not kill or killed, "training ended before a worker could be killed"
+    return result
+
+
+@pytest.mark.slow
+def test_ray_train_survives_a_killed_worker_with_the_weights_of_an_unbroken_run_and_of_torchrun(
+        cluster, midi_folder, tmp_path):
+    unbroken = ray_train(midi_folder, tmp_path / "unbroken")
+    killed = ray_train(midi_folder, tmp_path / "killed", kill=True)
+    assert unbroken["steps"] == killed["steps"] == 60
+    config = json.loads((tmp_path / "killed" / "config.json").read_text())
+    assert config["metrics"]["resumed_at"] and config["metrics"]["resumed_at"][0] % 5 == 0  # from a checkpoint
+    assert "resumed_at" not in json.loads((tmp_path / "unbroken" / "config.json").read_text())["metrics"]
+    for name in ("model.safetensors", "checkpoint/model.safetensors", "checkpoint/optimizer.safetensors"):
+        assert (tmp_path / "killed" / name).read_bytes() == (tmp_path / "unbroken" / name).read_bytes(), name
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
+    torchrun = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                               "-m", "ambient", "train", str(midi_folder), "--out", str(tmp_path / "torchrun"),
+                               "--threads", "1", *TRAIN_ARGS], capture_output=True, text=True, env=env, timeout=600)
+    assert torchrun.returncode == 0, torchrun.stderr[-2000:]
+    for name in ("model.safetensors", "checkpoint/model.safetensors"):
+        assert (tmp_path / "torchrun" / name).read_bytes() == (tmp_path / "unbroken" / name).read_bytes(), name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -138,6 +139,8 @@ def train(
             summary = fit(data_dir, out, model_config, cfg, resume=resume, device=device, progress=bar,
                           init_from=init_from, log=lambda m: bar.console.print(m, markup=False, highlight=False),
                           command=" ".join(["ambient", *sys.argv[1:]]))
+    if os.environ.get("RANK", "0") != "0":
+        return  # under torchrun rank 0 speaks for the run
     typer.echo(f"{out}: best validation loss {summary['best_validation_loss']:.4f} nats/token "
                f"after {summary['steps']} steps")
 
