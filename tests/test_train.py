@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 from safetensors.torch import load_file
 
 from ambient.codec import encode, vocab_size
@@ -122,3 +123,13 @@ def test_train_from_default_keeps_the_bundled_shape_at_a_new_context_and_a_gentl
     assert shaped.returncode == 1 and shaped.stderr.strip() == (
         "error: --layers 2: a fine-tuned model keeps the shape of the one it starts from (n_layer 4); "
         "only the context and dropout may change")
+
+
+def test_a_gpu_asked_for_where_torch_sees_none_is_one_clear_line(midi_folder, tmp_path, monkeypatch):
+    from ambient.train import _distributed
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(AmbientError, match=r"^device cuda: torch sees no GPU here$"):
+        train(midi_folder, tmp_path / "m", tiny_config(), TrainConfig(steps=1), device="cuda")
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    assert _distributed("cpu") == (0, 1, "cpu")  # one process: no group, the device as asked

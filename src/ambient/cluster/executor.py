@@ -84,6 +84,7 @@ class RayExecutor:
         while waiting or running:
             while waiting and len(running) < self.workers:
                 job = waiting.pop()
+                job.context["threads"] = 1  # the task holds one CPU: native thread pools keep to it
                 if self.exchange.url is not None:
                     self.exchange.send_inputs(job.digest, job.inputs)
                 deadline = time.monotonic() + timeout if timeout else None

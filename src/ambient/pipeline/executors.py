@@ -123,6 +123,8 @@ class ProcessExecutor(SerialExecutor):
         if inline or len(jobs) == 1:  # one datum (training): run it here, with all its threads
             yield from super().map(jobs, retries=retries, timeout=timeout)
             return
+        for job in jobs:
+            job.context["threads"] = 1  # a core per worker: native thread pools keep to it
         if self.pool is None:
             self.pool = multiprocessing.get_context("fork").Pool(self.workers, initializer=_die_with_parent)
         results = self.pool.imap(_execute_star, [(job, retries, timeout) for job in jobs])

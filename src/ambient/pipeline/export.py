@@ -19,12 +19,15 @@ PREFIX = "ambient-"
 RESOURCES = {"map": {"cpu": 1, "memory": "2G"}, "reduce": {"cpu": 4, "memory": "8G"}}
 
 DOCKERFILE = """\
-# The image every exported pipeline runs: the ambient package and its stage entry point.
+# The image every exported pipeline and Ray node runs: the ambient package, its stage
+# entry point and Ray (deploy/kuberay uses it too).
 FROM python:3.11-slim
+# GPU nodes: --build-arg TORCH_INDEX=https://download.pytorch.org/whl/cu128 (a CUDA build)
+ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
 WORKDIR /opt/ambient
 COPY . .
-RUN pip install --no-cache-dir torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu \\
- && pip install --no-cache-dir '.[transcribe]' \\
+RUN pip install --no-cache-dir torch==2.13.0 --index-url "$TORCH_INDEX" \\
+ && pip install --no-cache-dir '.[transcribe,ray]' \\
  && pip install --no-cache-dir --no-deps basic-pitch==0.4.0
 """
 

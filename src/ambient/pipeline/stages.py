@@ -8,6 +8,7 @@ Bump a stage's version when its code changes what it writes: that reruns it.
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,10 +46,14 @@ def transcribe_stage(inputs: list[Path], out: Path, params: dict, context: dict)
     global _model
     from ambient.transcribe import AmbientCleanup, BasicPitchModel, transcribe_file
 
-    if _model is None:  # one ONNX session per worker process, not per file
-        _model = BasicPitchModel()
+    threads = context.get("threads", 0)  # a pool worker has one core: one ONNX thread
+    # One ONNX session per worker process, not per file. A forked worker keeps the one it
+    # inherited, whatever its threads: a new session in a fork of a process that has run
+    # onnxruntime can hang for good (seen in the tests).
+    if _model is None or (_model[0] == os.getpid() and _model[1] != threads):
+        _model = (os.getpid(), threads, BasicPitchModel(threads))
     [source] = inputs
-    transcribe_file(source, out / f"{source.stem}.mid", AmbientCleanup(**params), _model)
+    transcribe_file(source, out / f"{source.stem}.mid", AmbientCleanup(**params), _model[2])
 
 
 def tokenize_stage(inputs: list[Path], out: Path, params: dict, context: dict) -> None:

@@ -36,9 +36,18 @@ def _basic_pitch():
 class BasicPitchModel:
     """basic-pitch's ICASSP 2022 model through onnxruntime: audio -> frame and onset activations."""
 
-    def __init__(self):
+    def __init__(self, threads: int = 0):
+        """`threads` 0: onnxruntime's default, a thread per core; a pool worker given one
+        core passes 1, or N workers on N cores would each run N threads and fight."""
         basic_pitch, self.c, self.inference, self.note_creation = _basic_pitch()
         self.model = self.inference.Model(basic_pitch.ICASSP_2022_MODEL_PATH)
+        if threads:
+            import onnxruntime as ort
+
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = options.inter_op_num_threads = threads
+            self.model.model = ort.InferenceSession(str(basic_pitch.ICASSP_2022_MODEL_PATH), options,
+                                                    providers=["CPUExecutionProvider"])
 
     def posteriors(self, audio: np.ndarray) -> dict[str, np.ndarray]:
         """{'note', 'onset'}: (frames, 88) activations in 0..1, and 'times' of each frame."""
