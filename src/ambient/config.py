@@ -117,7 +117,8 @@ class RenderConfig:
 class RunConfig:
     """How `ambient pipeline run` executes datums."""
     executor: str = "process"      # serial, process or ray
-    workers: int = 2               # processes for map stages (ray: the cluster's CPUs unless given)
+    workers: int | None = None     # datums at once; None: pool_workers, or on Ray the cluster's CPUs
+    pool_workers: int = 2          # processes of the process executor when workers is None
     retries: int = 3               # attempts per datum before it fails
     timeout: float | None = None   # seconds a datum may take
     watch_interval: float = 5.0    # seconds between looks at a watched folder

@@ -97,8 +97,8 @@ def _run(ws, **options) -> int:
 @app.command("run")
 def run_command(
     workspace: Optional[Path] = WORKSPACE,
-    workers: Optional[int] = typer.Option(None, help=f"Datums at once (default {PIPELINE_RUN.workers}; "
-                                          "ray: the cluster's CPUs)."),
+    workers: Optional[int] = typer.Option(PIPELINE_RUN.workers, help=f"Datums at once (default "
+                                          f"{PIPELINE_RUN.pool_workers} processes; ray: the cluster's CPUs)."),
     executor: str = typer.Option(PIPELINE_RUN.executor, help="process, serial or ray."),
     retries: int = typer.Option(PIPELINE_RUN.retries, help="Attempts per datum before it fails."),
     timeout: Optional[float] = typer.Option(PIPELINE_RUN.timeout, help="Seconds a datum may take."),

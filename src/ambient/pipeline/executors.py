@@ -1,5 +1,5 @@
-"""Executors behind one `map` interface: serial, a pool of local processes, or Ray
-(ambient.cluster.executor).
+"""Executors behind one `map` interface: serial, or a pool of local processes (Ray's is
+ambient.cluster.executor; `runner.make_executor` picks one).
 
 A datum runs in its scratch folder, up to `retries` times, under an optional time
 limit; its outcome comes back as a value (never an exception), with the error line a
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from ambient.config import PIPELINE_RUN
-from ambient.errors import AmbientError, ParameterError
+from ambient.errors import AmbientError
 
 
 @dataclass
@@ -130,19 +130,3 @@ class ProcessExecutor(SerialExecutor):
         results = self.pool.imap(_execute_star, [(job, retries, timeout) for job in jobs])
         for job, outcome in zip(jobs, results):
             yield job, outcome
-
-
-def make_executor(kind: str, workers: int | None, scratch: Path, address: str | None = None,
-                  storage: str | None = None):
-    """`workers` None: the default (for Ray, as many datums in flight as the cluster has CPUs)."""
-    if kind != "ray" and (address is not None or storage is not None):
-        raise ParameterError("address" if address is not None else "storage", "needs the ray executor")
-    if kind == "serial":
-        return SerialExecutor()
-    if kind == "process":
-        return ProcessExecutor(workers or PIPELINE_RUN.workers)
-    if kind == "ray":
-        from ambient.cluster.executor import RayExecutor
-
-        return RayExecutor(workers, scratch, address, storage)
-    raise ParameterError("executor", f"must be serial, process or ray, not {kind!r}")

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ambient.config import PIPELINE_RUN
-from ambient.errors import AmbientError
+from ambient.errors import AmbientError, ParameterError
 from ambient.files import content_hash, replace_dir
-from ambient.pipeline.executors import Datum, make_executor
+from ambient.pipeline.executors import Datum, ProcessExecutor, SerialExecutor
 from ambient.pipeline.manifest import Manifest
 from ambient.pipeline.stages import SOURCE_REPO, Stage, standard_stages
 from ambient.pipeline.workspace import Workspace
@@ -69,7 +69,7 @@ def workspace_lock(ws: Workspace):
 
 
 def run(ws: Workspace, stages: list[Stage] | None = None, *, executor: str = PIPELINE_RUN.executor,
-        workers: int | None = None, retries: int = PIPELINE_RUN.retries,
+        workers: int | None = PIPELINE_RUN.workers, retries: int = PIPELINE_RUN.retries,
         timeout: float | None = PIPELINE_RUN.timeout, removals_only: bool = False,
         address: str | None = None, storage: str | None = None, on_progress=None, log=lambda message: None) -> dict[str, StageReport]:
     stages = stages if stages is not None else standard_stages(ws.params)
@@ -88,6 +88,22 @@ def run(ws: Workspace, stages: list[Stage] | None = None, *, executor: str = PIP
             return reports
         finally:
             manifest.close()
+
+
+def make_executor(kind: str, workers: int | None, scratch: Path, address: str | None = None,
+                  storage: str | None = None):
+    """`workers` None: the default (for Ray, as many datums in flight as the cluster has CPUs)."""
+    if kind != "ray" and (address is not None or storage is not None):
+        raise ParameterError("address" if address is not None else "storage", "needs the ray executor")
+    if kind == "serial":
+        return SerialExecutor()
+    if kind == "process":
+        return ProcessExecutor(workers or PIPELINE_RUN.pool_workers)
+    if kind == "ray":
+        from ambient.cluster.executor import RayExecutor
+
+        return RayExecutor(workers, scratch, address, storage)
+    raise ParameterError("executor", f"must be serial, process or ray, not {kind!r}")
 
 
 def sweep(ws: Workspace, manifest: Manifest, stages: list[Stage]) -> None:
