@@ -72,7 +72,7 @@ def test_ray_gives_the_process_pools_manifest_and_bytes_and_adds_only_a_new_file
     assert manifest_rows(distributed) == manifest_rows(local)
     assert weights(distributed) == weights(local) and len(weights(local)) == 1  # Ray Train, one worker
     [model] = [p for p in distributed.repo("models").iterdir() if p.is_dir()]
-    assert json.loads((model / "config.json").read_text())["engine"] == "ray train, 1 workers"
+    assert json.loads((model / "config.json").read_text())["engine"] == "ray train on 1 worker"
     assert partial_files(distributed) == []
 
     extra = melody(tmp_path / "Track 10.wav", seed=10)

@@ -83,7 +83,7 @@ def train_on_ray(data_dir: str | Path, out_dir: str | Path, model_config: ModelC
     config = {"data": str(Path(data_dir).resolve()), "model": model_config.to_dict(),
               "train": asdict(cfg), "device": "cuda" if gpus_per_worker else "cpu",
               "init_from": None if init_from is None else str(init_from), "threads": threads,
-              "info": {**info, "engine": f"ray train, {workers} workers"}}
+              "info": {**info, "engine": f"ray train on {workers} worker{'s' if workers > 1 else ''}"}}
     started = connect(address, cpus=None if address else max(workers, 1))
     try:
         resources = {"CPU": threads, **({"GPU": gpus_per_worker} if gpus_per_worker else {})}
