@@ -20,7 +20,7 @@ from ambient.pipeline import Workspace, run
 from ambient.pipeline.queries import logs
 from ambient.pipeline.sources import add
 from ambient.pipeline.stages import Stage
-from tests.test_pipeline import TINY_TRAINING, melody, repo_hashes
+from tests.test_pipeline import TINY_TRAINING, melody, music, repo_hashes  # noqa: F401 (music: a fixture)
 
 
 @pytest.fixture(scope="module")
@@ -29,15 +29,6 @@ def cluster():
              logging_level="ERROR")
     yield ray
     ray.shutdown()
-
-
-@pytest.fixture
-def music(tmp_path):
-    folder = tmp_path / "music"
-    folder.mkdir()
-    for i in range(10):
-        melody(folder / f"Track {i}.wav", seed=i)
-    return folder
 
 
 def manifest_rows(ws: Workspace) -> dict:
