@@ -4,7 +4,8 @@ Known notes are played in eight timbres under five rooms (`transcription_corpus.
 written as MP3 and decoded. The conditions fall in a tuning set and a held-out set that
 share no timbre and no reverb; every knob of the clean-up is chosen on the tuning set
 (`transcription_tune.py`) and the held-out figures are the ones to quote. Both methods
-note-create from the same model activations. Scores are mir_eval's note F1 (onset within
+note-create from the same model activations; ours picks its profile (pluck or pad) from
+each clip's sound, and the table says how it heard each condition. Scores are mir_eval's note F1 (onset within
 50 ms and 150 ms; onset within 50 ms and offset within 20 % of the note or 50 ms) and
 frame F1 on a 10 ms grid, averaged over the clips of a condition. Prints a table per
 split and one JSON line.
@@ -28,9 +29,11 @@ from transcription_corpus import SPLITS, TIMBRES, clips  # noqa: E402
 
 from ambient.audio import TRANSCRIBER_RATE, decode  # noqa: E402
 from ambient.notes import Note  # noqa: E402
-from ambient.transcribe import AmbientCleanup, BasicPitchDefaults, BasicPitchModel  # noqa: E402
+from ambient.transcribe import BasicPitchDefaults, BasicPitchModel  # noqa: E402
+from ambient.transcribe.cleanup import AutoCleanup, choose_profile  # noqa: E402
 
 ROOT = Path(__file__).parents[1]
+METHODS = {"basic-pitch defaults": BasicPitchDefaults(), "ours": AutoCleanup("auto")}
 METRICS = ("onset_f1_50ms", "onset_f1_150ms", "onset_offset_f1", "frame_f1")
 
 
@@ -64,13 +67,18 @@ def note_scores(ref: list[Note], est: list[Note], seconds: float) -> dict:
 def score(clip_list, methods: dict, seconds: float, model) -> dict:
     """{condition: {method: {metric: mean}}} over the clips, and 'realtime' of the clean-ups."""
     rows: dict = {}
+    plucked: dict = {}  # condition: how many of its clips the auto profile heard as plucked
     for clip in clip_list:
         audio, post = clip.audio(), clip.posteriors()
+        plucked[clip.condition] = plucked.get(clip.condition, 0) + (choose_profile(audio, TRANSCRIBER_RATE) == "pluck")
         for name, method in methods.items():
             est = method.notes(model, post, audio)
             rows.setdefault(clip.condition, {}).setdefault(name, []).append(note_scores(clip.reference, est, seconds))
-    return {cond: {m: {k: round(float(np.mean([r[k] for r in rs])), 3) for k in METRICS} for m, rs in by.items()}
-            for cond, by in rows.items()}
+    table = {cond: {m: {k: round(float(np.mean([r[k] for r in rs])), 3) for k in METRICS} for m, rs in by.items()}
+             for cond, by in rows.items()}
+    for cond in table:
+        table[cond]["auto profile: plucked clips"] = plucked[cond]
+    return table
 
 
 def summary(table: dict, split: str) -> dict:
@@ -79,7 +87,7 @@ def summary(table: dict, split: str) -> dict:
         vals = [by[method][metric] for cond, by in table.items() if keep(*cond.split("+"))]
         return round(float(np.mean(vals)), 3) if vals else None
     out = {}
-    for method in next(iter(table.values())):
+    for method in [m for m in next(iter(table.values())) if m in METHODS]:
         out[method] = {
             "plucked dry, onset F1 50 ms": mean(method, "onset_f1_50ms",
                                                 lambda t, r: TIMBRES[t].kind == "plucked" and r == "dry"),
@@ -95,8 +103,10 @@ def summary(table: dict, split: str) -> dict:
 def print_table(table: dict, split: str) -> None:
     print(f"\n{split}: timbre + reverb | method | " + " | ".join(METRICS))
     for cond in sorted(table, key=lambda c: [s for s in SPLITS[split]].index(tuple(c.split("+")))):
-        for method, figures in table[cond].items():
+        for method in METHODS:
+            figures = table[cond][method]
             print(f"{cond:28s} {method:22s} " + " ".join(f"{figures[k]:.3f}" for k in METRICS))
+        print(f"{cond:28s} heard as plucked: {table[cond]['auto profile: plucked clips']} clips")
 
 
 def speed(clip_list, method, count: int = 6) -> float:
@@ -120,15 +130,14 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=ROOT / "runs" / "transcription-benchmark")
     args = parser.parse_args()
     model = BasicPitchModel(threads=1)
-    methods = {"basic-pitch defaults": BasicPitchDefaults(), "ours": AmbientCleanup()}
     result = {"benchmark": "transcription", "seconds_each": args.seconds, "per_condition": args.per_condition}
     for split in (["tuning", "held-out"] if args.split == "both" else [args.split]):
         clip_list = clips(args.cache, split, args.seconds, args.per_condition, model)
-        table = score(clip_list, methods, args.seconds, model)
+        table = score(clip_list, METHODS, args.seconds, model)
         print_table(table, split)
         result[split] = {"conditions": table, "summary": summary(table, split)}
         print(json.dumps(result[split]["summary"], indent=1))
-    result["realtime_factor_one_core"] = speed(clip_list, methods["ours"])
+    result["realtime_factor_one_core"] = speed(clip_list, METHODS["ours"])
     print(json.dumps(result))
 
 

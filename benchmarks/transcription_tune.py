@@ -1,0 +1,67 @@
+"""Choose the clean-up's knobs on the transcription benchmark's tuning set only.
+
+For each profile (pluck: the plucked tuning timbres; pad: the sustained ones), a
+coordinate search: one knob at a time over a grid around its current value, kept when
+the profile's objective (the mean of onset F1 at 50 ms and 150 ms, onset+offset F1 and
+frame F1 over its tuning clips) improves, for a few rounds. Prints the settings to write
+into `PROFILES`. The held-out set is never read here.
+
+    python benchmarks/transcription_tune.py pluck|pad [--rounds 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from dataclasses import fields, replace
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+from transcription import METRICS, note_scores  # noqa: E402
+from transcription_corpus import TIMBRES, clips  # noqa: E402
+
+from ambient.transcribe.cleanup import PROFILES  # noqa: E402
+
+ROOT = Path(__file__).parents[1]
+KIND = {"pluck": "plucked", "pad": "sustained"}
+STEPS = (0.6, 0.8, 0.9, 1.1, 1.25, 1.6)  # multiples of a knob's current value tried in a round
+
+
+def objective(settings, loaded, seconds: float) -> float:
+    rows = [note_scores(ref, settings.notes(None, post, audio), seconds) for ref, post, audio in loaded]
+    return float(np.mean([[r[k] for k in METRICS] for r in rows]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("profile", choices=list(KIND))
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--per-condition", type=int, default=5)
+    parser.add_argument("--cache", type=Path, default=ROOT / "runs" / "transcription-benchmark")
+    args = parser.parse_args()
+    chosen = [c for c in clips(args.cache, "tuning", args.seconds, args.per_condition)
+              if TIMBRES[c.timbre].kind == KIND[args.profile]]
+    loaded = [(c.reference, c.posteriors(), c.audio()) for c in chosen]
+    best = PROFILES[args.profile]
+    best_score = objective(best, loaded, args.seconds)
+    print(f"start {best_score:.4f}", flush=True)
+    knobs = [f.name for f in fields(best) if isinstance(getattr(best, f.name), float)]  # not the profile name
+    for _ in range(args.rounds):
+        for knob in knobs:
+            value = getattr(best, knob)
+            for step in STEPS:
+                trial = replace(best, **{knob: round(value * step, 4)})
+                s = objective(trial, loaded, args.seconds)
+                if s > best_score + 1e-4:
+                    best, best_score = trial, s
+                    print(f"{knob}={getattr(best, knob)} {best_score:.4f}", flush=True)
+    print(json.dumps({"profile": args.profile, "objective": round(best_score, 4), "settings": best.settings()}))
+
+
+if __name__ == "__main__":
+    main()
