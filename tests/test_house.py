@@ -14,7 +14,7 @@ from ambient.cli import app
 from ambient.cli.output import flag_for
 from ambient.config import CONTINUATION, PIPELINE_RUN, RENDER, ModelConfig, Sampling, TrainConfig, field_default
 from ambient.pipeline.stages import DEFAULT_PARAMS
-from ambient.transcribe.cleanup import AmbientCleanup
+from ambient.transcribe.cleanup import AutoCleanup
 
 SRC = Path(ambient.__file__).parent
 ROOT = SRC.parents[1]
@@ -139,7 +139,7 @@ HOMES = {
     "generate": [Sampling(), CONTINUATION, RENDER],
     "render": [RENDER],
     "train": [ModelConfig, TrainConfig()],
-    "transcribe": [AmbientCleanup()],
+    "transcribe": [AutoCleanup()],
     "pipeline init": [DEFAULT_PARAMS["train"]],
     "pipeline run": [PIPELINE_RUN],
     "pipeline watch": [{"interval": PIPELINE_RUN.watch_interval}],

@@ -103,19 +103,29 @@ def fold_pedal(starts, ends, pitches, pedal_downs, pedal_ups) -> list[float]:
     return folded
 
 
-def write_midi(path: str | Path, notes: list[Note], *, text: str | None = None) -> Path:
-    """Write notes as a MIDI file, one track per program, atomically."""
+def write_midi(path: str | Path, notes: list[Note], *, text: str | None = None, grid=None) -> Path:
+    """Write notes as a MIDI file, one track per program, atomically.
+
+    Without a grid, 1 ms ticks at a nominal tempo (exact for the codec). With one (a
+    `transcribe.grid.BeatGrid`), its tempo map, so a DAW's bars follow the music; the
+    notes sound at the same times either way, within a tick."""
     path = Path(path)
     score = symusic.Score(TICKS_PER_QUARTER)
-    score.tempos.append(symusic.Tempo(0, TEMPO_BPM))
+    if grid is None:
+        score.tempos.append(symusic.Tempo(0, TEMPO_BPM))
+        ticks = _ticks
+    else:
+        for beat, bpm in grid.tempo_map():
+            score.tempos.append(symusic.Tempo(beat * TICKS_PER_QUARTER, bpm))
+        ticks = lambda seconds: int(round(grid.beats_at(seconds) * TICKS_PER_QUARTER))  # noqa: E731
     by_program: dict[int, list[Note]] = defaultdict(list)
     for n in notes:
         by_program[n.program].append(n)
     for program in sorted(by_program):
         track = symusic.Track(name=f"program {program}", program=program, is_drum=False)
         for n in sort_notes(by_program[program]):
-            start = _ticks(n.start)
-            track.notes.append(symusic.Note(start, max(1, _ticks(n.end) - start), n.pitch, n.velocity))
+            start = ticks(n.start)
+            track.notes.append(symusic.Note(start, max(1, ticks(n.end) - start), n.pitch, n.velocity))
         score.tracks.append(track)
     if text:
         score.markers.append(symusic.TextMeta(0, text))

@@ -11,9 +11,11 @@ import typer
 
 from ambient.cli.output import fail_if, print_error, progress, report_ingest
 from ambient.config import ModelConfig, TrainConfig, field_default
+from ambient.errors import ParameterError
 from ambient.transcribe.cleanup import AmbientCleanup
 
-CLEANUP, MODEL, TRAINING = AmbientCleanup(), ModelConfig(), TrainConfig()
+MODEL, TRAINING = ModelConfig(), TrainConfig()
+CLEANUP_SETTINGS = [f for f in AmbientCleanup.__dataclass_fields__ if f != "profile"]
 
 
 def ingest(
@@ -30,30 +32,28 @@ def transcribe(
     sources: list[Path] = typer.Argument(..., help="Audio files to transcribe."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="MIDI file (one source) or folder."),
     method: str = typer.Option("ambient", help="ambient (tuned for sustained sound) or basic-pitch (its defaults)."),
-    frame_high: float = typer.Option(CLEANUP.frame_high, help="ambient: a note's activation must pass this."),
-    frame_low: float = typer.Option(CLEANUP.frame_low, help="ambient: ... and lasts while above this."),
-    merge_gap: float = typer.Option(CLEANUP.merge_gap, help="ambient: seconds of dip bridged inside a held note."),
-    release_ratio: float = typer.Option(CLEANUP.release_ratio,
-                                        help="ambient: a note ends below this share of its peak."),
-    onset_threshold: float = typer.Option(CLEANUP.onset_threshold,
-                                          help="Onset peak strength that places or splits a note."),
-    restrike_rise: float = typer.Option(CLEANUP.restrike_rise,
-                                        help="ambient: activation rise that confirms a re-strike."),
-    onset_search: float = typer.Option(CLEANUP.onset_search,
-                                       help="ambient: seconds around a start searched for its onset."),
-    attack_search: float = typer.Option(CLEANUP.attack_search,
-                                        help="ambient: seconds a slow swell's start may move back."),
-    min_note: float = typer.Option(CLEANUP.min_note, help="ambient: seconds; shorter notes are dropped."),
-    harmonic_ratio: float = typer.Option(CLEANUP.harmonic_ratio,
-                                         help="ambient: echoes of a louder note below this share go."),
+    profile: str = typer.Option("auto", help="ambient: pluck (sharp attacks), pad (swells), or auto: chosen "
+                                             "per file from how sharp its attacks are."),
+    setting: list[str] = typer.Option([], "--set", metavar="KEY=VALUE",
+                                      help=f"ambient: a clean-up setting on top of the profile "
+                                           f"({', '.join(CLEANUP_SETTINGS)}). Repeatable."),
+    tempo: Optional[str] = typer.Option(None, help="Lay a bar grid under the notes for a DAW: auto (estimated) "
+                                                   "or beats per minute. Notes keep their exact times."),
 ):
     """Transcribe audio to MIDI with basic-pitch, cleaned up for ambient sound."""
     from ambient.transcribe import transcribe_files, transcriber
+    from ambient.transcribe.grid import parse_tempo
 
-    settings = dict(frame_high=frame_high, frame_low=frame_low, merge_gap=merge_gap, release_ratio=release_ratio,
-                    onset_threshold=onset_threshold, restrike_rise=restrike_rise, onset_search=onset_search,
-                    attack_search=attack_search, min_note=min_note, harmonic_ratio=harmonic_ratio)
-    report = transcribe_files(sources, output, transcriber(method, **settings))
+    settings = {}
+    for item in setting:
+        key, _, value = item.partition("=")
+        try:
+            settings[key.strip().replace("-", "_")] = float(value)
+        except ValueError:
+            raise ParameterError("set", f"expected KEY=NUMBER, got {item!r}") from None
+    if tempo is not None:
+        parse_tempo(tempo)  # a bad tempo fails before any file is read
+    report = transcribe_files(sources, output, transcriber(method, profile, **settings), tempo=tempo)
     for source, target, count in report.written:
         typer.echo(f"{target}: {count} notes from {source}")
     for _, reason in report.failed:

@@ -44,7 +44,7 @@ _model = None
 
 def transcribe_stage(inputs: list[Path], out: Path, params: dict, context: dict) -> None:
     global _model
-    from ambient.transcribe import AmbientCleanup, BasicPitchModel, transcribe_file
+    from ambient.transcribe import BasicPitchModel, transcribe_file, transcriber
 
     threads = context.get("threads", 0)  # a pool worker has one core: one ONNX thread
     # One ONNX session per worker process, not per file. A forked worker keeps the one it
@@ -53,7 +53,9 @@ def transcribe_stage(inputs: list[Path], out: Path, params: dict, context: dict)
     if _model is None or (_model[0] == os.getpid() and _model[1] != threads):
         _model = (os.getpid(), threads, BasicPitchModel(threads))
     [source] = inputs
-    transcribe_file(source, out / f"{source.stem}.mid", AmbientCleanup(**params), _model[2])
+    settings = dict(params)  # profile (auto, pluck, pad), tempo, and clean-up settings on top
+    tempo = settings.pop("tempo", None)
+    transcribe_file(source, out / f"{source.stem}.mid", transcriber("ambient", **settings), _model[2], tempo)
 
 
 def tokenize_stage(inputs: list[Path], out: Path, params: dict, context: dict) -> None:

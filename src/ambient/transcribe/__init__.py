@@ -8,8 +8,13 @@ instead: hysteresis per pitch (a note starts above `frame_high` and lasts while 
 fraction of the note's own peak (the reverb tail is not the note), re-strikes split at
 onset peaks, harmonic echoes of a louder note dropped, velocity from the mix's level.
 
+Two profiles of that clean-up were chosen on a benchmark's tuning set: `pluck` for sharp
+attacks that decay, `pad` for swells; `auto` (the default) picks one per file from how
+impulsive its attacks are (`cleanup.choose_profile`).
+
 A transcriber is any object with `name`, `settings()` and `notes(model, posteriors, audio)`;
-the name and settings go into every MIDI file written. `transcribe_files` is the batch
+one with `resolve(audio, rate)` first becomes the concrete settings for that file. The
+name and settings go into every MIDI file written. `transcribe_files` is the batch
 front door: it names each output and lets a bad file fail alone.
 """
 
@@ -21,24 +26,35 @@ from pathlib import Path
 
 import numpy as np
 
-from ambient.audio import decode
+from ambient.audio import TRANSCRIBER_RATE, decode
 from ambient.errors import AmbientError, ParameterError
 from ambient.midi import write_midi
 from ambient.notes import Note
 from ambient.transcribe.basic_pitch import BasicPitchDefaults, BasicPitchModel
-from ambient.transcribe.cleanup import AmbientCleanup
+from ambient.transcribe.cleanup import PROFILES, AmbientCleanup, AutoCleanup
+from ambient.transcribe.grid import beat_grid
 
-TRANSCRIBERS = {"ambient": AmbientCleanup, "basic-pitch": BasicPitchDefaults}
+TRANSCRIBERS = {"ambient": AutoCleanup, "basic-pitch": BasicPitchDefaults}
 MIDI_SUFFIXES = (".mid", ".midi")
 
 
-def transcriber(method: str = "ambient", **settings):
-    """A transcriber by name; settings are its fields (only `ambient` has any to set)."""
+def transcriber(method: str = "ambient", profile: str = "auto", **settings):
+    """A transcriber by name. `ambient` takes a profile (auto, pluck or pad) and any of
+    `AmbientCleanup`'s fields on top of it; `basic-pitch` takes neither."""
     if method not in TRANSCRIBERS:
         raise ParameterError("method", f"must be one of {', '.join(TRANSCRIBERS)}, not {method!r}")
     if method == "basic-pitch":
+        if settings or profile != "auto":
+            raise ParameterError("method", "basic-pitch runs at its own defaults; profiles and "
+                                 f"settings ({', '.join(sorted(settings)) or 'profile'}) are for the ambient method")
         return BasicPitchDefaults()
-    return TRANSCRIBERS[method](**settings)
+    if profile not in ("auto", *PROFILES):
+        raise ParameterError("profile", f"must be auto, {' or '.join(PROFILES)}, not {profile!r}")
+    known = {f for f in AmbientCleanup.__dataclass_fields__ if f != "profile"}
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise ParameterError(unknown[0], f"not a clean-up setting (choose from {', '.join(sorted(known))})")
+    return AutoCleanup(profile, tuple(sorted((k, float(v)) for k, v in settings.items())))
 
 
 def output_path(source: str | Path, output: str | Path | None, several: bool = False) -> Path:
@@ -62,26 +78,37 @@ class TranscriptionReport:
 
 def transcribe_audio(audio: np.ndarray, method=None, model: BasicPitchModel | None = None) -> list[Note]:
     """Notes in mono audio at the transcriber's rate."""
-    method = method or AmbientCleanup()
+    method = method or AutoCleanup()
     model = model or BasicPitchModel()
     if not audio.size or float(np.abs(audio).max()) < 1e-4:
         return []
     return method.notes(model, model.posteriors(audio), audio)
 
 
-def transcribe_file(path: str | Path, out: str | Path, method=None, model: BasicPitchModel | None = None) -> list[Note]:
-    """Transcribe one audio file into a MIDI file that records how it was made."""
-    method = method or AmbientCleanup()
-    notes = transcribe_audio(decode(path), method, model)
+def transcribe_file(path: str | Path, out: str | Path, method=None, model: BasicPitchModel | None = None,
+                    tempo: str | float | None = None) -> list[Note]:
+    """Transcribe one audio file into a MIDI file that records how it was made.
+
+    `tempo` ("auto", or beats per minute) only lays a bar grid under the notes for a DAW:
+    the notes keep their exact times."""
+    method = method or AutoCleanup()
+    audio = decode(path)
+    if hasattr(method, "resolve"):  # the settings this file gets are the ones recorded
+        method = method.resolve(audio, TRANSCRIBER_RATE)
+    notes = transcribe_audio(audio, method, model)
     if not notes:
         raise AmbientError(f"{path}: no notes found (silence, or nothing pitched)")
-    write_midi(out, notes, text=json.dumps({"transcriber": method.name, "settings": method.settings(),
-                                            "source": Path(path).name}, sort_keys=True))
+    grid = None if tempo is None else beat_grid(audio, TRANSCRIBER_RATE, notes, tempo)
+    made = {"transcriber": method.name, "settings": method.settings(), "source": Path(path).name}
+    if grid:
+        made["tempo"] = {"bpm": round(grid.bpm, 2), "first_beat": round(grid.first_beat, 3)}
+    write_midi(out, notes, text=json.dumps(made, sort_keys=True), grid=grid)
     return notes
 
 
 def transcribe_files(sources: list[str | Path], output: str | Path | None = None, method=None,
-                     model: BasicPitchModel | None = None, on_file=None) -> TranscriptionReport:
+                     model: BasicPitchModel | None = None, on_file=None,
+                     tempo: str | float | None = None) -> TranscriptionReport:
     """Transcribe several files; a bad one is reported and the others still written."""
     sources = [Path(s) for s in sources]
     targets = [output_path(s, output, several=len(sources) > 1) for s in sources]  # before any work
@@ -89,7 +116,7 @@ def transcribe_files(sources: list[str | Path], output: str | Path | None = None
     report = TranscriptionReport()
     for source, target in zip(sources, targets):
         try:
-            notes = transcribe_file(source, target, method, model)
+            notes = transcribe_file(source, target, method, model, tempo)
         except AmbientError as e:
             report.failed.append((source, str(e)))
         else:
@@ -99,5 +126,5 @@ def transcribe_files(sources: list[str | Path], output: str | Path | None = None
     return report
 
 
-__all__ = ["TRANSCRIBERS", "AmbientCleanup", "BasicPitchDefaults", "BasicPitchModel", "TranscriptionReport",
+__all__ = ["PROFILES", "TRANSCRIBERS", "AmbientCleanup", "AutoCleanup", "BasicPitchDefaults", "BasicPitchModel", "TranscriptionReport",
            "output_path", "transcribe_audio", "transcribe_file", "transcribe_files", "transcriber"]

@@ -24,7 +24,9 @@ class AmbientCleanup:
     frame_low: float = 0.22       # ... and lasts while it stays above this
     merge_gap: float = 0.25       # seconds: dips inside one held note shorter than this are bridged
     release_ratio: float = 0.5    # the note ends where activation falls below this × the level it held
-    release_hold: float = 0.3     # ... and stays below it this many seconds (a dip is not an end)
+    release_hold: float = 0.3     # ... and stays below it this many seconds (a dip is not an end);
+    knee_ratio: float = 0.0       # ... but is placed back where it first fell below this × that level
+    #                               (where the fall began; 0: at the crossing itself)
     onset_threshold: float = 0.5  # an onset peak this strong near a note's start places it
     restrike_onset: float = 0.5   # an onset peak this strong inside a note may be a re-strike,
     restrike_rise: float = 0.25   # ... if the note's activation rises this much around it
@@ -130,7 +132,13 @@ def note_end(act: np.ndarray, start: int, end: int, s: AmbientCleanup, fps: floa
     # when all of it is below, so a long hold means "the last fall, after which it never recovers")
     run = np.convolve(below.astype(np.int32), np.ones(hold, np.int32), "full")[hold - 1:]
     ends = np.flatnonzero(run >= np.minimum(hold, len(seg) - np.arange(len(seg))))
-    return start + int(ends[0]) if ends.size and ends[0] > 0 else end
+    cross = int(ends[0]) if ends.size and ends[0] > 0 else len(seg)
+    if s.knee_ratio > s.release_ratio:
+        # the release began where the level first gave way, not where it had fallen far
+        held = np.maximum.accumulate(seg[:cross])
+        above = np.flatnonzero(seg[:cross] >= min(s.knee_ratio, 1.0) * held)
+        cross = int(above[-1]) + 1
+    return start + cross
 
 
 def level_db(audio: np.ndarray, frames: int) -> np.ndarray:
@@ -196,37 +204,68 @@ def drop_harmonic_echoes(found: list[tuple[int, int, int, float]], s: AmbientCle
 
 
 # Presets chosen on the transcription benchmark's tuning set alone
-# (benchmarks/transcription_tune.py, a coordinate search from the defaults above).
+# (benchmarks/transcription_tune.py --from-defaults: a coordinate search from the defaults
+# above that keeps a change only if no tuning timbre loses by it).
 PROFILES = {
-    # sharp attacks that decay: onsets are trusted and placed wide, short fragments dropped
-    "pluck": AmbientCleanup(frame_high=0.495, frame_low=0.176, merge_gap=0.64, release_ratio=0.4,
-                            release_hold=0.375, onset_threshold=0.24, restrike_onset=0.625, restrike_rise=0.12,
-                            restrike_window=0.08, attack_search=0.5, onset_search=0.2048, min_note=0.2,
-                            harmonic_ratio=0.672, adaptive=1.0, profile="pluck"),
-    # held, swelling sound: the onset head is too late to trust, a start is the foot of the swell
-    "pad": AmbientCleanup(frame_high=0.45, frame_low=0.22, merge_gap=0.165, release_ratio=0.4, release_hold=0.3,
-                          onset_threshold=0.8, restrike_onset=0.8, restrike_rise=0.25, restrike_window=0.05,
-                          attack_search=0.24, onset_search=0.08, min_note=0.125, harmonic_ratio=0.56,
-                          adaptive=0.24, profile="pad"),
+    # sharp attacks that decay: a start goes onto the clearest onset nearby, and a re-strike
+    # of a ringing string needs only a small rise to count
+    "pluck": AmbientCleanup(frame_high=0.495, frame_low=0.132, merge_gap=0.25, release_ratio=0.18, release_hold=0.3,
+                            knee_ratio=0.675, onset_threshold=0.3, restrike_onset=0.625, restrike_rise=0.12,
+                            restrike_window=0.08, attack_search=0.5, onset_search=0.2048, min_note=0.16,
+                            harmonic_ratio=0.42, adaptive=0.5, profile="pluck"),
+    # held, swelling sound: the onset head is too late to trust (a start is the foot of the
+    # swell), and a note ends where its held level first gives way
+    "pad": AmbientCleanup(frame_high=0.45, frame_low=0.22, merge_gap=0.15, release_ratio=0.3, release_hold=0.3,
+                          knee_ratio=0.825, onset_threshold=0.8, restrike_onset=0.8, restrike_rise=0.25,
+                          restrike_window=0.05, attack_search=0.5, onset_search=0.08, min_note=0.1,
+                          harmonic_ratio=0.7, adaptive=0.3, profile="pad"),
 }
-PLUCK_FLUX = 3.3  # spectral-flux peakiness between the tuning set's pads (<= 2.95) and plucks (>= 3.72)
+PLUCK_RISE = 0.1        # seconds: attacks faster than this are struck or plucked
+PLUCK_PEAKINESS = 3.5   # ... as is sound whose spectral flux comes in spikes this far above its median
 
 
-def attack_peakiness(audio: np.ndarray, rate: int) -> float:
-    """How impulsive the sound's attacks are: the 99th percentile of its spectral flux over
-    the median. Struck and plucked sound jumps (6-50 on the tuning set), swells and
-    choirs rise smoothly (1.5-3), with or without reverb."""
+def attack_features(audio: np.ndarray, rate: int) -> tuple[float, float]:
+    """(rise, peakiness) of a file's sound, from its magnitude spectrogram (square-rooted,
+    so neither the loudest partials nor the noise floor rule).
+
+    rise: the median time the sound's level takes from 10 % to 90 % of the way up to the
+    top at its strongest attacks (the top 5 % of spectral flux). A pluck takes 10-40 ms
+    with or without reverb; a swell or a choir 0.15-0.7 s. Dense, overlapping notes blur it.
+    peakiness: the 99th percentile of the flux over its median while anything sounds.
+    Dense plucked music stays spiky (2.5-16 on the tuning set) where pads and choirs flow
+    (1.4-1.9), but a sparse, static swell can reach 3 (its held notes do not move at all).
+    """
+    hop = 256
     import librosa
 
-    flux = librosa.onset.onset_strength(y=audio.astype(np.float32), sr=rate, hop_length=256)
-    flux = flux[flux > 0]
-    if flux.size < 10:
-        return 0.0
-    return float(np.percentile(flux, 99) / np.median(flux))
+    spectrum = np.abs(librosa.stft(audio.astype(np.float32), n_fft=1024, hop_length=hop)) ** 0.5
+    flux = np.maximum(0.0, np.diff(spectrum, axis=1)).sum(axis=0)
+    level = spectrum.sum(axis=0)[1:]
+    sounding = level > 0.05 * level.max() if level.size else level.astype(bool)
+    if sounding.sum() < 10:
+        return 0.0, 0.0
+    peakiness = float(np.percentile(flux[sounding], 99) / (np.median(flux[sounding]) + 1e-9))
+    top = np.percentile(flux[sounding], 95)
+    peaks = np.flatnonzero((flux[1:-1] >= flux[:-2]) & (flux[1:-1] > flux[2:]) & (flux[1:-1] >= top)) + 1
+    back, ahead = int(0.5 * rate / hop), int(1.0 * rate / hop)
+    rises = []
+    for p in peaks:
+        low_at = max(0, p - back) + int(np.argmin(level[max(0, p - back):p + 1]))
+        high_at = p + int(np.argmax(level[p:p + ahead]))
+        low, high = level[low_at], level[high_at]
+        if high - low < 0.1 * high:  # a flicker on a held sound, not an attack
+            continue
+        way_up = (level[low_at:high_at + 1] - low) / (high - low)
+        rises.append((np.argmax(way_up >= 0.9) - np.argmax(way_up >= 0.1)) * hop / rate)
+    return (float(np.median(rises)) if rises else 1.0), peakiness
 
 
 def choose_profile(audio: np.ndarray, rate: int) -> str:
-    return "pluck" if attack_peakiness(audio, rate) >= PLUCK_FLUX else "pad"
+    """pluck or pad, from the sound itself: fast attacks, or flux in spikes, mean pluck.
+    Both limits sit in the gap between the tuning set's plucked and sustained timbres
+    (3 of its 60 clips, a bell in a long hall, are heard as pads)."""
+    rise, peakiness = attack_features(audio, rate)
+    return "pluck" if rise < PLUCK_RISE or peakiness >= PLUCK_PEAKINESS else "pad"
 
 
 @dataclass(frozen=True)

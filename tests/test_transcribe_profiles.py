@@ -1,0 +1,180 @@
+"""The clean-up's newer steps on activations with known answers, the profile choice on
+synthetic sound with known attacks, the bar grid, and the command line around them."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import symusic
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pedalboard import Pedalboard
+
+from ambient.audio import TRANSCRIBER_RATE
+from ambient.errors import ParameterError
+from ambient.midi import read_midi, write_midi
+from ambient.notes import Note
+from ambient.render import render
+from ambient.render.presets import Preset
+from ambient.render.synth import Layer, SynthVoices, Voice
+from ambient.transcribe import PROFILES, AmbientCleanup, AutoCleanup, transcriber
+from ambient.transcribe.cleanup import CLEAR_NOTE, activations_to_notes, choose_profile, file_scale, note_end
+from ambient.transcribe.grid import BeatGrid, beat_grid, parse_tempo
+
+FPS = 86.0
+TIMES = np.arange(1200) / FPS
+RATE = TRANSCRIBER_RATE
+
+
+def held_then_tail(held: float, level: float = 0.8, tail_seconds: float = 3.0) -> np.ndarray:
+    """One pitch's activation: a plateau for `held` seconds, then a reverb tail that dies
+    away exponentially (still above the frame thresholds for a long while)."""
+    a = np.zeros(len(TIMES), np.float32)
+    n = int(held * FPS)
+    a[:n] = level
+    t = np.arange(int(tail_seconds * FPS)) / FPS
+    a[n:n + len(t)] = level * np.exp(-t / 1.2)
+    return a
+
+
+def test_a_note_ends_where_its_held_level_gives_way_not_where_the_room_stops_ringing():
+    act = held_then_tail(2.0)
+    knee = AmbientCleanup(release_ratio=0.4, release_hold=0.3, knee_ratio=0.9)
+    # where it first fell under 0.9 of its level: 1.2 ln(1/0.9) = 0.13 s into the tail
+    assert note_end(act, 0, len(act), knee, FPS) == pytest.approx((2.0 + 1.2 * np.log(1 / 0.9)) * FPS, abs=2)
+    crossing = AmbientCleanup(release_ratio=0.4, release_hold=0.3, knee_ratio=0.0)
+    # without the knee, at the crossing: 0.8 e^(-t/1.2) = 0.32 when t = 1.2 ln 2.5 = 1.1 s
+    assert note_end(act, 0, len(act), crossing, FPS) == pytest.approx((2.0 + 1.2 * np.log(2.5)) * FPS, abs=2)
+
+
+def test_a_dip_shorter_than_release_hold_does_not_end_the_note():
+    act = np.full(300, 0.8, np.float32)
+    act[100:110] = 0.1  # 0.12 s
+    s = AmbientCleanup(release_ratio=0.4, release_hold=0.3, knee_ratio=0.0)
+    assert note_end(act, 0, 300, s, FPS) == 300
+    act[100:140] = 0.1  # 0.47 s: a real end
+    assert note_end(act, 0, 300, s, FPS) == 100
+
+
+@settings(max_examples=40, deadline=None)
+@given(held=st.floats(0.5, 6.0), level=st.floats(0.5, 1.0))
+def test_held_notes_end_at_their_release_whatever_their_length_and_level(held, level):
+    note = np.zeros((len(TIMES), 88), np.float32)
+    note[:, 30] = held_then_tail(held, level)
+    note[:3, 30] = 0  # starts at frame 3
+    knee = AmbientCleanup(release_ratio=0.4, release_hold=0.3, knee_ratio=0.9)
+    [n] = activations_to_notes(note, np.zeros_like(note), TIMES, knee)
+    assert n.pitch == 51 and abs(n.end - (held + 1.2 * np.log(1 / 0.9))) < 2 / FPS
+
+
+def test_thresholds_follow_how_sure_the_model_is_of_the_file():
+    sure, unsure = np.zeros((500, 88), np.float32), np.zeros((500, 88), np.float32)
+    sure[:, 10], unsure[:, 10] = 0.9, 0.4
+    s = AmbientCleanup(adaptive=1.0)
+    assert file_scale(sure, s) == 1.0
+    assert file_scale(unsure, s) == pytest.approx(0.4 / CLEAR_NOTE)
+    assert file_scale(unsure, AmbientCleanup(adaptive=0.0)) == 1.0
+    # a note whose activation never reaches frame_high is found once the threshold follows the file
+    fixed, adapted = AmbientCleanup(adaptive=0.0), AmbientCleanup(adaptive=1.0)
+    assert activations_to_notes(unsure, np.zeros_like(unsure), TIMES[:500], fixed) == []
+    assert len(fixed.notes(None, {"note": unsure, "onset": np.zeros_like(unsure), "times": TIMES[:500]},
+                           np.ones(RATE))) == 0
+    [n] = adapted.notes(None, {"note": unsure, "onset": np.zeros_like(unsure), "times": TIMES[:500]}, np.ones(RATE))
+    assert n.pitch == 31
+
+
+def play(voice: Voice, notes: list[Note], reverb_seconds: float = 0.0) -> np.ndarray:
+    audio = SynthVoices(notes, voice, RATE, seed=1).block(0, int((max(n.end for n in notes) + 1) * RATE)).mean(axis=0)
+    if reverb_seconds:  # a plain exponential-noise room
+        t = np.arange(int(reverb_seconds * RATE)) / RATE
+        ir = np.random.default_rng(0).standard_normal(len(t)) * np.exp(-6.9 * t / reverb_seconds)
+        wet = np.convolve(audio, ir)[:len(audio)]
+        audio = 0.6 * audio + 0.4 * wet * np.abs(audio).max() / np.abs(wet).max()
+    return audio.astype(np.float32)
+
+
+PLUCK = Voice((Layer("triangle", 1.0, 1.0),), attack=0.003, decay=0.3, sustain=0.1, release=0.1, gain=0.3, spread=0)
+SWELL = Voice((Layer("saw", 1.0, 0.7), Layer("sine", 1.0, 0.3)), attack=0.8, decay=2.0, sustain=0.9, release=1.5,
+              gain=0.2, spread=0)
+
+
+@pytest.mark.parametrize("reverb", [0.0, 3.0])
+def test_the_profile_is_chosen_from_how_sharp_the_attacks_are(reverb):
+    rng = np.random.default_rng(5)
+    notes = [Note(0.3 + 0.7 * i, 0.3 + 0.7 * i + 1.5, int(rng.integers(48, 72)), 90) for i in range(14)]
+    assert choose_profile(play(PLUCK, notes, reverb), RATE) == "pluck"
+    assert choose_profile(play(SWELL, notes, reverb), RATE) == "pad"
+
+
+def test_auto_resolves_to_a_profile_with_the_users_settings_on_top():
+    rng = np.random.default_rng(2)
+    notes = [Note(0.3 + 0.5 * i, 0.8 + 0.5 * i, int(rng.integers(50, 70)), 90) for i in range(16)]
+    auto = transcriber("ambient", "auto", min_note=0.3)
+    assert isinstance(auto, AutoCleanup) and auto.settings() == {"profile": "auto", "min_note": 0.3}
+    chosen = auto.resolve(play(PLUCK, notes), RATE)
+    assert chosen.profile == "pluck" and chosen.min_note == 0.3
+    assert chosen.frame_low == PROFILES["pluck"].frame_low
+    assert transcriber("ambient", "pad").resolve(play(PLUCK, notes), RATE) == PROFILES["pad"]
+
+
+def test_transcriber_refuses_what_it_cannot_use():
+    with pytest.raises(ParameterError, match="^profile must be auto, pluck or pad, not 'harp'"):
+        transcriber("ambient", "harp")
+    with pytest.raises(ParameterError, match="^frame_hi not a clean-up setting"):
+        transcriber("ambient", frame_hi=0.3)
+    with pytest.raises(ParameterError, match="basic-pitch runs at its own defaults"):
+        transcriber("basic-pitch", "pad")
+
+
+def test_the_grid_puts_the_first_beat_on_a_bar_line_and_leaves_the_notes_where_they_were(tmp_path):
+    grid = BeatGrid(72.0, 0.37)
+    assert grid.tempo_map() == [(0, pytest.approx(60 / 0.37)), (1, 72.0)]
+    assert grid.beats_at(0.37) == pytest.approx(1.0) and grid.beats_at(0.37 + 10 * 60 / 72) == pytest.approx(11.0)
+    notes = [Note(0.1, 1.3, 60, 80), Note(0.37, 2.0, 64, 80), Note(10.123, 14.5, 67, 70)]
+    write_midi(tmp_path / "g.mid", notes, grid=grid)
+    back = read_midi(tmp_path / "g.mid")
+    assert all(abs(a.start - b.start) < 0.002 and abs(a.end - b.end) < 0.002 for a, b in zip(back, notes))
+    score = symusic.Score(str(tmp_path / "g.mid"))
+    assert score.tracks[0].notes[1].start == 480  # the first beat is beat 1 of the DAW's grid
+    assert [round(t.qpm, 2) for t in score.tempos] == [round(60 / 0.37, 2), 72.0]
+
+
+def test_the_tempo_of_a_pulse_is_found_and_a_bad_tempo_is_one_clear_error():
+    beat = 60 / 96
+    clicks = [Note(0.5 + i * beat, 0.5 + i * beat + 0.1, 60 + (i % 4 == 0) * 12, 110) for i in range(40)]
+    grid = beat_grid(play(PLUCK, clicks), RATE, clicks)
+    assert grid.bpm == pytest.approx(96, rel=0.04)
+    assert abs(((grid.first_beat - 0.5) / beat + 0.5) % 1 - 0.5) < 0.15  # on one of the clicks
+    assert beat_grid(np.zeros(RATE), RATE, clicks, "80").first_beat == 0.5
+    assert parse_tempo("auto") is None and parse_tempo("120") == 120.0
+    with pytest.raises(ParameterError, match="^tempo must be auto or beats per minute, not 'fast'"):
+        parse_tempo("fast")
+    with pytest.raises(ParameterError, match="^tempo must be 30-240 beats per minute, got 500"):
+        parse_tempo("500")
+
+
+SOFT = Preset("test-swell", "", SWELL, lambda: Pedalboard([]), tail=2.0)
+
+
+def test_cli_takes_a_profile_settings_and_a_tempo_and_records_them(tmp_path):
+    notes = [Note(0.5 + 1.5 * i, 1.9 + 1.5 * i, p, 90) for i, p in enumerate([57, 60, 64, 62, 57])]
+    render(notes, tmp_path / "pad.wav", SOFT)
+    out = tmp_path / "pad.mid"
+    run = lambda *extra: subprocess.run([sys.executable, "-m", "ambient", "transcribe", tmp_path / "pad.wav",
+                                         "-o", out, *extra], capture_output=True, text=True, timeout=300)
+    result = run("--set", "min_note=0.3", "--tempo", "80")
+    assert result.returncode == 0, result.stderr
+    meta = json.loads(symusic.Score(str(out)).markers[0].text)
+    assert meta["settings"]["profile"] == "pad" and meta["settings"]["min_note"] == 0.3  # auto heard a swell
+    assert meta["tempo"]["bpm"] == 80.0
+    assert [round(t.qpm) for t in symusic.Score(str(out)).tempos][-1] == 80
+    assert [n.pitch for n in read_midi(out)] == [57, 60, 64, 62, 57]
+    for extra, message in [(["--set", "loud=1"], "loud not a clean-up setting"),
+                           (["--set", "min_note"], "set expected KEY=NUMBER"),
+                           (["--tempo", "fast"], "tempo must be auto or beats per minute"),
+                           (["--profile", "harp"], "profile must be auto, pluck or pad")]:
+        result = run(*extra)
+        assert result.returncode != 0 and message in result.stderr and "Traceback" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
