@@ -19,7 +19,7 @@ from ambient.notes import Note
 from ambient.render import render
 from ambient.render.presets import Preset
 from ambient.render.synth import Layer, SynthVoices, Voice
-from ambient.transcribe import PROFILES, AmbientCleanup, AutoCleanup, transcriber
+from ambient.transcribe import PROFILES, AmbientCleanup, AutoCleanup, BasicPitchDefaults, transcriber
 from ambient.transcribe.cleanup import CLEAR_NOTE, activations_to_notes, choose_profile, file_scale, note_end
 from ambient.transcribe.grid import BeatGrid, beat_grid, parse_tempo
 
@@ -178,3 +178,68 @@ def test_cli_takes_a_profile_settings_and_a_tempo_and_records_them(tmp_path):
         result = run(*extra)
         assert result.returncode != 0 and message in result.stderr and "Traceback" not in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_the_pipeline_stage_takes_a_profile_settings_and_a_tempo(tmp_path):
+    from ambient.pipeline.stages import transcribe_stage
+
+    render([Note(0.3, 1.4, 60, 90), Note(1.5, 2.6, 67, 90)], tmp_path / "take.wav", SOFT)
+    (tmp_path / "out").mkdir()
+    transcribe_stage([tmp_path / "take.wav"], tmp_path / "out", {"profile": "pluck", "min_note": 0.25, "tempo": "90"}, {})
+    score = symusic.Score(str(tmp_path / "out" / "take.mid"))
+    meta = json.loads(score.markers[0].text)
+    assert meta["settings"]["profile"] == "pluck" and meta["settings"]["min_note"] == 0.25
+    assert round(score.tempos[-1].qpm) == 90
+    with pytest.raises(ParameterError, match="^profile must be auto, pluck or pad"):
+        transcribe_stage([tmp_path / "take.wav"], tmp_path / "out", {"profile": "harp"}, {})
+
+
+def test_a_start_moves_onto_the_onset_peak_nearby_but_not_past_onset_search():
+    note = np.zeros((len(TIMES), 88), np.float32)
+    note[100:300, 20] = 0.8
+    onset = np.zeros_like(note)
+    onset[95, 20] = 0.9  # 58 ms before the activation crossed
+    s = AmbientCleanup(onset_search=0.08, onset_threshold=0.5)
+    [n] = activations_to_notes(note, onset, TIMES, s)
+    assert n.start == pytest.approx(TIMES[95])
+    [n] = activations_to_notes(note, onset, TIMES, AmbientCleanup(onset_search=0.04, onset_threshold=0.5,
+                                                                  attack_search=0.0))
+    assert n.start == pytest.approx(TIMES[100])  # the peak is out of reach: the crossing stands
+
+
+def test_a_slow_restrike_is_found_only_with_a_window_as_slow_as_its_rise():
+    act = np.full(len(TIMES), 0.0, np.float32)
+    act[10:400] = 0.55
+    rise = int(0.3 * FPS)
+    act[200:200 + rise] = np.linspace(0.5, 0.9, rise)  # a swell struck again, rising over 0.3 s
+    act[200 + rise:400] = 0.9
+    ons = np.zeros_like(act)
+    ons[200] = 0.7
+    quick = AmbientCleanup(restrike_onset=0.5, restrike_rise=0.25, restrike_window=0.05)
+    slow = AmbientCleanup(restrike_onset=0.5, restrike_rise=0.25, restrike_window=0.3)
+    from ambient.transcribe.cleanup import split_restrikes
+
+    assert split_restrikes(act, ons, 10, 400, quick, FPS) == []
+    assert split_restrikes(act, ons, 10, 400, slow, FPS) == [200]
+
+
+def test_a_reverberant_pad_is_heard_as_a_pad_and_its_notes_found_near_their_starts_and_ends(tmp_path):
+    from pedalboard import Reverb
+
+    from ambient.audio import decode
+    from ambient.transcribe import BasicPitchModel, transcribe_audio
+
+    hall = Preset("test-hall-pad", "", SWELL, lambda: Pedalboard([Reverb(room_size=0.9, wet_level=0.4,
+                                                                         dry_level=0.6)]), tail=4.0)
+    notes = [Note(0.5 + 2.5 * i, 2.5 + 2.5 * i, p, 90) for i, p in enumerate([50, 57, 62, 55, 60])]
+    render(notes, tmp_path / "hall.wav", hall)
+    audio = decode(tmp_path / "hall.wav")
+    assert choose_profile(audio, RATE) == "pad"
+    model = BasicPitchModel()
+    found = transcribe_audio(audio, AutoCleanup(), model)
+    assert [n.pitch for n in found] == [50, 57, 62, 55, 60]  # no echo of a high partial (98 over 62)
+    assert all(abs(f.start - n.start) < 0.15 for f, n in zip(found, notes))
+    # the voice's 1.5 s release and the room ring on after each note-off: ends are never
+    # early, and closer to the note-offs than basic-pitch's own note creation puts them
+    theirs = {n.pitch: n for n in transcribe_audio(audio, BasicPitchDefaults(), model)}
+    assert all(n.end <= f.end < theirs[n.pitch].end for f, n in zip(found, notes))

@@ -14,7 +14,7 @@ import numpy as np
 from ambient.notes import Note, sort_notes
 
 LOWEST_PITCH = 21  # basic-pitch's 88 note bins start at A0
-HARMONICS = (12, 19, 24)  # an octave, an octave and a fifth, two octaves
+HARMONICS = (12, 19, 24, 28, 31, 36)  # partials 2, 3, 4, 5, 6 and 8, in semitones
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class AmbientCleanup:
     attack_search: float = 0.5    # seconds a start may move back to the foot of a slow swell
     onset_search: float = 0.08    # seconds around a note's start searched for its onset peak
     min_note: float = 0.1         # seconds; shorter notes are fragments
-    harmonic_ratio: float = 0.7   # a note an octave, twelfth or two octaves over a louder one,
+    harmonic_ratio: float = 0.7   # a note a partial (HARMONICS) over a louder one,
     #                               overlapping it, peaking under this × its peak, is its echo
     adaptive: float = 0.5         # 0: the frame thresholds as given; 1: scaled by how sure the model
     #                               is of this file's clearest notes (see `file_scale`)
