@@ -243,3 +243,16 @@ def test_a_reverberant_pad_is_heard_as_a_pad_and_its_notes_found_near_their_star
     # early, and closer to the note-offs than basic-pitch's own note creation puts them
     theirs = {n.pitch: n for n in transcribe_audio(audio, BasicPitchDefaults(), model)}
     assert all(n.end <= f.end < theirs[n.pitch].end for f, n in zip(found, notes))
+
+
+def test_pipeline_set_refuses_a_transcription_setting_it_cannot_use(tmp_path):
+    from ambient.pipeline import Workspace
+
+    ws = Workspace.init(tmp_path / "ws")
+    ws.set_param("transcribe", "profile", "pad")
+    ws.set_param("transcribe", "tempo", "auto")
+    for key, value, message in [("profile", "harp", "^profile must be"), ("frame_hi", 0.3, "^frame_hi not a"),
+                                ("tempo", 900, "^tempo must be 30-240")]:
+        with pytest.raises(ParameterError, match=message):
+            ws.set_param("transcribe", key, value)
+    assert ws.params["transcribe"] == {"profile": "pad", "tempo": "auto"}

@@ -44,7 +44,7 @@ _model = None
 
 def transcribe_stage(inputs: list[Path], out: Path, params: dict, context: dict) -> None:
     global _model
-    from ambient.transcribe import BasicPitchModel, transcribe_file, transcriber
+    from ambient.transcribe import BasicPitchModel, transcribe_file
 
     threads = context.get("threads", 0)  # a pool worker has one core: one ONNX thread
     # One ONNX session per worker process, not per file. A forked worker keeps the one it
@@ -53,9 +53,22 @@ def transcribe_stage(inputs: list[Path], out: Path, params: dict, context: dict)
     if _model is None or (_model[0] == os.getpid() and _model[1] != threads):
         _model = (os.getpid(), threads, BasicPitchModel(threads))
     [source] = inputs
-    settings = dict(params)  # profile (auto, pluck, pad), tempo, and clean-up settings on top
+    method, tempo = transcribe_settings(params)
+    transcribe_file(source, out / f"{source.stem}.mid", method, _model[2], tempo)
+
+
+def transcribe_settings(params: dict):
+    """(transcriber, tempo) from the stage's params: a profile (auto, pluck, pad), clean-up
+    settings on top of it, and a tempo for a DAW's grid. Raises on any it cannot use, so
+    `pipeline set` refuses them before a run does."""
+    from ambient.transcribe import transcriber
+    from ambient.transcribe.grid import parse_tempo
+
+    settings = dict(params)
     tempo = settings.pop("tempo", None)
-    transcribe_file(source, out / f"{source.stem}.mid", transcriber("ambient", **settings), _model[2], tempo)
+    if tempo is not None:
+        parse_tempo(tempo)
+    return transcriber("ambient", **settings), tempo
 
 
 def tokenize_stage(inputs: list[Path], out: Path, params: dict, context: dict) -> None:

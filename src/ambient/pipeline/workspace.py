@@ -56,6 +56,9 @@ class Workspace:
         if stage not in settings["params"]:
             raise AmbientError(f"no stage {stage!r} (stages: {', '.join(settings['params'])})")
         settings["params"][stage][key] = value
+        if stage == "transcribe":  # a profile or setting the clean-up does not know fails here, not mid-run
+            from ambient.pipeline.stages import transcribe_settings
+            transcribe_settings(settings["params"][stage])
         write_text(self.root / SETTINGS, json.dumps(settings, indent=2, sort_keys=True) + "\n")
 
     def repo(self, name: str) -> Path:
