@@ -10,7 +10,7 @@ each clip's sound, and the table says how it heard each condition. Scores are mi
 frame F1 on a 10 ms grid, averaged over the clips of a condition. Prints a table per
 split and one JSON line.
 
-    python benchmarks/transcription.py [--split held-out|tuning|both] [--per-condition 5]
+    python benchmarks/transcription.py [--split held-out|tuning|both] [--per-condition 10]
 """
 
 from __future__ import annotations
@@ -125,7 +125,7 @@ def speed(clip_list, method, count: int = 6) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--split", default="both", choices=["tuning", "held-out", "both"])
-    parser.add_argument("--per-condition", type=int, default=5)
+    parser.add_argument("--per-condition", type=int, default=10)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--cache", type=Path, default=ROOT / "runs" / "transcription-benchmark")
     args = parser.parse_args()

@@ -6,7 +6,7 @@ the profile's objective (the mean of onset F1 at 50 ms and 150 ms, onset+offset 
 frame F1) improves on average and on no tuning timbre falls, for a few rounds. Prints the settings to write
 into `PROFILES`. The held-out set is never read here.
 
-    python benchmarks/transcription_tune.py pluck|pad [--rounds 2]
+    python benchmarks/transcription_tune.py pluck|pad [--from-defaults] [--rounds 3] [--per-condition 10]
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def main() -> None:
     parser.add_argument("--from-defaults", action="store_true",
                         help="start from AmbientCleanup's defaults, not the profile as it stands")
     parser.add_argument("--seconds", type=float, default=30.0)
-    parser.add_argument("--per-condition", type=int, default=5)
+    parser.add_argument("--per-condition", type=int, default=10)
     parser.add_argument("--cache", type=Path, default=ROOT / "runs" / "transcription-benchmark")
     args = parser.parse_args()
     chosen = [c for c in clips(args.cache, "tuning", args.seconds, args.per_condition)

@@ -210,15 +210,15 @@ PROFILES = {
     # sharp attacks that decay: a start goes onto the clearest onset nearby, and a re-strike
     # of a ringing string needs only a small rise to count
     "pluck": AmbientCleanup(frame_high=0.495, frame_low=0.132, merge_gap=0.25, release_ratio=0.18, release_hold=0.3,
-                            knee_ratio=0.675, onset_threshold=0.3, restrike_onset=0.625, restrike_rise=0.12,
-                            restrike_window=0.08, attack_search=0.5, onset_search=0.2048, min_note=0.16,
-                            harmonic_ratio=0.42, adaptive=0.5, profile="pluck"),
+                            knee_ratio=0.675, onset_threshold=0.3, restrike_onset=0.605, restrike_rise=0.09,
+                            restrike_window=0.05, attack_search=0.5, onset_search=0.2048, min_note=0.1,
+                            harmonic_ratio=0.7, adaptive=0.8, profile="pluck"),
     # held, swelling sound: the onset head is too late to trust (a start is the foot of the
     # swell), and a note ends where its held level first gives way
     "pad": AmbientCleanup(frame_high=0.45, frame_low=0.22, merge_gap=0.15, release_ratio=0.3, release_hold=0.3,
-                          knee_ratio=0.825, onset_threshold=0.8, restrike_onset=0.8, restrike_rise=0.25,
+                          knee_ratio=0.75, onset_threshold=0.8, restrike_onset=0.8, restrike_rise=0.25,
                           restrike_window=0.05, attack_search=0.5, onset_search=0.08, min_note=0.1,
-                          harmonic_ratio=0.7, adaptive=0.3, profile="pad"),
+                          harmonic_ratio=0.7, adaptive=0.5, profile="pad"),
 }
 PLUCK_RISE = 0.1        # seconds: attacks faster than this are struck or plucked
 PLUCK_PEAKINESS = 3.5   # ... as is sound whose spectral flux comes in spikes this far above its median
