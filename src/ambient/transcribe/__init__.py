@@ -4,9 +4,10 @@ Off-the-shelf note creation looks for sharp onsets. Ambient records are slow swe
 under long reverb, so it finds few onsets, breaks held notes into fragments and keeps
 reverb tails and harmonics as notes. `AmbientCleanup` works from the frame activations
 instead: hysteresis per pitch (a note starts above `frame_high` and lasts while above
-`frame_low`), short gaps merged, the end placed where the activation falls below a
-fraction of the note's own peak (the reverb tail is not the note), re-strikes split at
-onset peaks, harmonic echoes of a louder note dropped, velocity from the mix's level.
+`frame_low`, both lowered on files the model hears less surely), short gaps merged, the
+end placed where the note's held level first gave way (the reverb tail is not the note),
+re-strikes split at onset peaks, echoes of a louder note's partials dropped, velocity
+from the mix's level.
 
 Two profiles of that clean-up were chosen on a benchmark's tuning set: `pluck` for sharp
 attacks that decay, `pad` for swells; `auto` (the default) picks one per file from how
