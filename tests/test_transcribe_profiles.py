@@ -256,3 +256,15 @@ def test_pipeline_set_refuses_a_transcription_setting_it_cannot_use(tmp_path):
         with pytest.raises(ParameterError, match=message):
             ws.set_param("transcribe", key, value)
     assert ws.params["transcribe"] == {"profile": "pad", "tempo": "auto"}
+
+
+@settings(max_examples=15, deadline=None)
+@given(seconds=st.floats(0.05, 3.0), chunk=st.integers(1, 300))
+def test_flux_and_level_are_the_same_whatever_the_chunk(seconds, chunk):
+    from ambient.transcribe.cleanup import flux_and_level
+
+    audio = np.random.default_rng(3).standard_normal(int(seconds * RATE)).astype(np.float32)
+    whole, level = flux_and_level(audio, chunk=10**6)
+    parts, level_parts = flux_and_level(audio, chunk=chunk)
+    assert len(whole) == 1 + len(audio) // 256 - 1 and np.array_equal(whole, parts)
+    assert np.array_equal(level, level_parts)

@@ -236,11 +236,7 @@ def attack_features(audio: np.ndarray, rate: int) -> tuple[float, float]:
     (1.4-1.9), but a sparse, static swell can reach 3 (its held notes do not move at all).
     """
     hop = 256
-    import librosa
-
-    spectrum = np.abs(librosa.stft(audio.astype(np.float32), n_fft=1024, hop_length=hop)) ** 0.5
-    flux = np.maximum(0.0, np.diff(spectrum, axis=1)).sum(axis=0)
-    level = spectrum.sum(axis=0)[1:]
+    flux, level = flux_and_level(audio, hop)
     sounding = level > 0.05 * level.max() if level.size else level.astype(bool)
     if sounding.sum() < 10:
         return 0.0, 0.0
@@ -258,6 +254,26 @@ def attack_features(audio: np.ndarray, rate: int) -> tuple[float, float]:
         way_up = (level[low_at:high_at + 1] - low) / (high - low)
         rises.append((np.argmax(way_up >= 0.9) - np.argmax(way_up >= 0.1)) * hop / rate)
     return (float(np.median(rises)) if rises else 1.0), peakiness
+
+
+def flux_and_level(audio: np.ndarray, hop: int = 256, n_fft: int = 1024, chunk: int = 4096):
+    """Per frame (after the first): the spectral flux and the level of the square-rooted
+    magnitude spectrum, worked out `chunk` frames at a time, so an hour-long record never
+    holds its whole spectrogram (1.3 GB) in memory."""
+    padded = np.pad(audio.astype(np.float32), n_fft // 2)
+    frames = 1 + max(0, len(padded) - n_fft) // hop
+    window = np.hanning(n_fft).astype(np.float32)
+    flux, level, previous = [], [], None
+    for first in range(0, frames, chunk):
+        count = min(chunk, frames - first)
+        rows = np.lib.stride_tricks.sliding_window_view(padded[first * hop:(first + count - 1) * hop + n_fft],
+                                                         n_fft)[::hop]
+        spectrum = np.sqrt(np.abs(np.fft.rfft(rows * window, axis=1)))
+        joined = spectrum if previous is None else np.vstack([previous, spectrum])
+        flux.append(np.maximum(0.0, np.diff(joined, axis=0)).sum(axis=1))
+        level.append(joined[1:].sum(axis=1))
+        previous = spectrum[-1:]
+    return (np.concatenate(flux), np.concatenate(level)) if flux else (np.zeros(0), np.zeros(0))
 
 
 def choose_profile(audio: np.ndarray, rate: int) -> str:
