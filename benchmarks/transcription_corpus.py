@@ -229,7 +229,7 @@ class Clip:
         with np.load(self.activations) as z:
             post = {k: z[k].astype(np.float32) for k in ("note", "onset", "times")}
         # basic-pitch reads only the contour's frame count when pitch bends are off; it is not cached
-        post["contour"] = np.zeros((len(post["times"]), 1), np.float32)
+        post["contour"] = np.zeros((len(post["times"]), 0), np.float32)
         return post
 
 

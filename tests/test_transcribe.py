@@ -138,3 +138,18 @@ def test_the_layer_names_outputs_and_lets_a_bad_file_fail_alone(model, tmp_path)
     assert json.loads(symusic.Score(str(tmp_path / "out" / "good.mid")).markers[0].text)["transcriber"] == "basic-pitch"
     with pytest.raises(ParameterError, match="^method must be one of ambient, basic-pitch"):
         transcriber("magic")
+
+
+@pytest.mark.parametrize("seconds", [0.7, 2.0, 5.3])
+def test_posteriors_match_basic_pitchs_own_inference(model, tmp_path, seconds):
+    """Our windows are written straight into whole-file arrays (flat memory on long
+    records); the activations must be what basic-pitch's own path gives."""
+    t = np.arange(int(seconds * TRANSCRIBER_RATE)) / TRANSCRIBER_RATE
+    audio = (0.3 * np.sin(2 * np.pi * 330 * t) * (t % 1.0 < 0.6)).astype(np.float32)
+    sf.write(str(tmp_path / "tone.wav"), audio, TRANSCRIBER_RATE, subtype="FLOAT")
+    theirs = model.inference.run_inference(tmp_path / "tone.wav", model.model)
+    ours = model.posteriors(audio)
+    for key in ("note", "onset"):
+        # (they run one window per call, we run several: the last bits may differ)
+        assert ours[key].shape == theirs[key].shape and np.allclose(ours[key], theirs[key], atol=1e-5)
+    assert ours["contour"].shape == (len(theirs["contour"]), 0)

@@ -50,24 +50,41 @@ class BasicPitchModel:
                                                     providers=["CPUExecutionProvider"])
 
     def posteriors(self, audio: np.ndarray) -> dict[str, np.ndarray]:
-        """{'note', 'onset'}: (frames, 88) activations in 0..1, and 'times' of each frame."""
+        """{'note', 'onset'}: (frames, 88) activations in 0..1, and 'times' of each frame.
+
+        Windows overlap by 30 frames; each window's middle is written straight into arrays
+        sized for the whole file, so an hour-long record holds its activations once (no
+        lists of batches, no padded copy of the audio). The pitch-bend contour is not kept:
+        nothing here uses it, and `contour` is an empty (frames, 0) array that tells
+        basic-pitch's own note creation only how many frames there are.
+        """
         c = self.c
         overlap_frames = 30
+        half = overlap_frames // 2
         overlap = overlap_frames * c.FFT_HOP
         hop = c.AUDIO_N_SAMPLES - overlap
-        padded = np.concatenate([np.zeros(overlap // 2, np.float32), audio.astype(np.float32)])
-        starts = list(range(0, len(padded), hop)) or [0]
-        out = {"note": [], "onset": [], "contour": []}
+        audio = audio.astype(np.float32, copy=False)
+        total = len(audio) + overlap // 2  # the audio behind overlap // 2 samples of silence
+        starts = list(range(0, total, hop)) or [0]
+        frames = int(np.floor(len(audio) * (c.ANNOTATIONS_FPS / c.AUDIO_SAMPLE_RATE)))
+        out = {"note": np.zeros((frames, 88), np.float32), "onset": np.zeros((frames, 88), np.float32)}
+        at = 0  # frames written
         for i in range(0, len(starts), WINDOWS_PER_CALL):
             batch = np.zeros((len(starts[i:i + WINDOWS_PER_CALL]), c.AUDIO_N_SAMPLES, 1), np.float32)
             for row, s in enumerate(starts[i:i + WINDOWS_PER_CALL]):
-                chunk = padded[s:s + c.AUDIO_N_SAMPLES]
-                batch[row, :len(chunk), 0] = chunk
-            for key, value in self.model.predict(batch).items():
-                out[key].append(value.astype(np.float16) if key == "contour" else value)
-        result = {k: self.inference.unwrap_output(np.concatenate(v), len(audio), overlap_frames) for k, v in out.items()}
-        result["times"] = self.note_creation.model_frames_to_time(result["note"].shape[0])
-        return result
+                lo, hi = s - overlap // 2, s - overlap // 2 + c.AUDIO_N_SAMPLES  # in the audio's own samples
+                chunk = audio[max(lo, 0):max(hi, 0)]
+                batch[row, max(0, -lo):max(0, -lo) + len(chunk), 0] = chunk
+            predicted = self.model.predict(batch)
+            kept = None
+            for key in out:
+                middle = predicted[key][:, half:-half, :].reshape(-1, 88)
+                kept = min(len(middle), frames - at)
+                out[key][at:at + kept] = middle[:kept]
+            at += kept
+        out["contour"] = np.zeros((frames, 0), np.float32)
+        out["times"] = self.note_creation.model_frames_to_time(frames)
+        return out
 
 
 @dataclass(frozen=True)

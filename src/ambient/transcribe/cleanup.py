@@ -145,7 +145,8 @@ def level_db(audio: np.ndarray, frames: int) -> np.ndarray:
     """The mix's level per model frame in dB below its loudest frame."""
     hop = max(1, len(audio) // max(frames, 1))
     usable = audio[:hop * frames] if len(audio) >= hop * frames else np.pad(audio, (0, hop * frames - len(audio)))
-    rms = np.sqrt((usable.reshape(frames, hop).astype(np.float64) ** 2).mean(axis=1) + 1e-12)
+    framed = usable.reshape(frames, hop)  # a view: no copy of an hour of audio
+    rms = np.sqrt(np.einsum("ij,ij->i", framed, framed, dtype=np.float64) / hop + 1e-12)
     return 20 * np.log10(rms / rms.max())
 
 
@@ -256,18 +257,22 @@ def attack_features(audio: np.ndarray, rate: int) -> tuple[float, float]:
     return (float(np.median(rises)) if rises else 1.0), peakiness
 
 
-def flux_and_level(audio: np.ndarray, hop: int = 256, n_fft: int = 1024, chunk: int = 4096):
+def flux_and_level(audio: np.ndarray, hop: int = 256, n_fft: int = 1024, chunk: int = 1024):
     """Per frame (after the first): the spectral flux and the level of the square-rooted
     magnitude spectrum, worked out `chunk` frames at a time, so an hour-long record never
-    holds its whole spectrogram (1.3 GB) in memory."""
-    padded = np.pad(audio.astype(np.float32), n_fft // 2)
-    frames = 1 + max(0, len(padded) - n_fft) // hop
+    holds its whole spectrogram (1.3 GB) or a padded copy of itself in memory."""
+    half = n_fft // 2  # frames are centred: the audio is read as if padded with silence
+    frames = 1 + max(0, len(audio) + 2 * half - n_fft) // hop
     window = np.hanning(n_fft).astype(np.float32)
     flux, level, previous = [], [], None
     for first in range(0, frames, chunk):
         count = min(chunk, frames - first)
-        rows = np.lib.stride_tricks.sliding_window_view(padded[first * hop:(first + count - 1) * hop + n_fft],
-                                                         n_fft)[::hop]
+        lo, hi = first * hop - half, (first + count - 1) * hop + n_fft - half  # in the audio's samples
+        piece = np.zeros(hi - lo, np.float32)
+        inside = slice(max(lo, 0), min(hi, len(audio)))
+        if inside.stop > inside.start:
+            piece[inside.start - lo:inside.stop - lo] = audio[inside]
+        rows = np.lib.stride_tricks.sliding_window_view(piece, n_fft)[::hop]
         spectrum = np.sqrt(np.abs(np.fft.rfft(rows * window, axis=1)))
         joined = spectrum if previous is None else np.vstack([previous, spectrum])
         flux.append(np.maximum(0.0, np.diff(joined, axis=0)).sum(axis=1))
