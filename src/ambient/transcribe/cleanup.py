@@ -19,7 +19,8 @@ HARMONICS = (12, 19, 24, 28, 31, 36)  # partials 2, 3, 4, 5, 6 and 8, in semiton
 
 @dataclass(frozen=True)
 class AmbientCleanup:
-    """Note creation for sustained, reverberant sound; every field is a CLI flag."""
+    """Note creation for sustained, reverberant sound. `PROFILES` holds the tuned presets;
+    any field can be set on top of one (`ambient transcribe --set KEY=VALUE`)."""
     frame_high: float = 0.45      # a note needs its activation above this somewhere
     frame_low: float = 0.22       # ... and lasts while it stays above this
     merge_gap: float = 0.25       # seconds: dips inside one held note shorter than this are bridged
