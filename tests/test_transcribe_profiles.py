@@ -124,6 +124,8 @@ def test_transcriber_refuses_what_it_cannot_use():
         transcriber("ambient", "harp")
     with pytest.raises(ParameterError, match="^frame_hi not a clean-up setting"):
         transcriber("ambient", frame_hi=0.3)
+    with pytest.raises(ParameterError, match="^min_note must be a number, not 'long'"):
+        transcriber("ambient", min_note="long")
     with pytest.raises(ParameterError, match="basic-pitch runs at its own defaults"):
         transcriber("basic-pitch", "pad")
 

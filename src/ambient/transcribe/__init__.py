@@ -55,6 +55,9 @@ def transcriber(method: str = "ambient", profile: str = "auto", **settings):
     unknown = sorted(set(settings) - known)
     if unknown:
         raise ParameterError(unknown[0], f"not a clean-up setting (choose from {', '.join(sorted(known))})")
+    for key, value in settings.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ParameterError(key, f"must be a number, not {value!r}")
     return AutoCleanup(profile, tuple(sorted((k, float(v)) for k, v in settings.items())))
 
 
