@@ -42,7 +42,6 @@ def transcribe(
 ):
     """Transcribe audio to MIDI with basic-pitch, cleaned up for ambient sound."""
     from ambient.transcribe import transcribe_files, transcriber
-    from ambient.transcribe.grid import parse_tempo
 
     settings = {}
     for item in setting:
@@ -51,8 +50,6 @@ def transcribe(
             settings[key.strip().replace("-", "_")] = float(value)
         except ValueError:
             raise ParameterError("set", f"expected KEY=NUMBER, got {item!r}") from None
-    if tempo is not None:
-        parse_tempo(tempo)  # a bad tempo fails before any file is read
     report = transcribe_files(sources, output, transcriber(method, profile, **settings), tempo=tempo)
     for source, target, count in report.written:
         typer.echo(f"{target}: {count} notes from {source}")

@@ -33,7 +33,7 @@ from ambient.midi import write_midi
 from ambient.notes import Note
 from ambient.transcribe.basic_pitch import BasicPitchDefaults, BasicPitchModel
 from ambient.transcribe.cleanup import PROFILES, AmbientCleanup, AutoCleanup
-from ambient.transcribe.grid import beat_grid
+from ambient.transcribe.grid import beat_grid, parse_tempo
 
 TRANSCRIBERS = {"ambient": AutoCleanup, "basic-pitch": BasicPitchDefaults}
 MIDI_SUFFIXES = (".mid", ".midi")
@@ -104,7 +104,7 @@ def transcribe_file(path: str | Path, out: str | Path, method=None, model: Basic
         raise AmbientError(f"{path}: no notes found (silence, or nothing pitched)")
     grid = None if tempo is None else beat_grid(audio, TRANSCRIBER_RATE, notes, tempo)
     made = {"transcriber": method.name, "settings": method.settings(), "source": Path(path).name}
-    if grid:
+    if grid is not None:
         made["tempo"] = {"bpm": round(grid.bpm, 2), "first_beat": round(grid.first_beat, 3)}
     write_midi(out, notes, text=json.dumps(made, sort_keys=True), grid=grid)
     return notes
@@ -116,6 +116,8 @@ def transcribe_files(sources: list[str | Path], output: str | Path | None = None
     """Transcribe several files; a bad one is reported and the others still written."""
     sources = [Path(s) for s in sources]
     targets = [output_path(s, output, several=len(sources) > 1) for s in sources]  # before any work
+    if tempo is not None:
+        parse_tempo(tempo)  # so is a tempo it could not use
     model = model or BasicPitchModel()
     report = TranscriptionReport()
     for source, target in zip(sources, targets):

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
+from ambient.audio import TRANSCRIBER_RATE
 from ambient.notes import Note, sort_notes
 
 LOWEST_PITCH = 21  # basic-pitch's 88 note bins start at A0
@@ -285,7 +286,7 @@ def flux_and_level(audio: np.ndarray, hop: int = 256, n_fft: int = 1024, chunk: 
 def choose_profile(audio: np.ndarray, rate: int) -> str:
     """pluck or pad, from the sound itself: fast attacks, or flux in spikes, mean pluck.
     Both limits sit in the gap between the tuning set's plucked and sustained timbres
-    (3 of its 60 clips, a bell in a long hall, are heard as pads)."""
+    (5 of its 120 clips, a bell in a long hall, are heard as pads)."""
     rise, peakiness = attack_features(audio, rate)
     return "pluck" if rise < PLUCK_RISE or peakiness >= PLUCK_PEAKINESS else "pad"
 
@@ -306,6 +307,4 @@ class AutoCleanup:
         return {"profile": self.profile, **dict(self.overrides)}
 
     def notes(self, model, post: dict, audio: np.ndarray) -> list[Note]:
-        from ambient.audio import TRANSCRIBER_RATE
-
         return self.resolve(audio, TRANSCRIBER_RATE).notes(model, post, audio)
