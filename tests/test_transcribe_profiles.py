@@ -2,6 +2,7 @@
 synthetic sound with known attacks, the bar grid, and the command line around them."""
 
 import json
+from dataclasses import replace
 import subprocess
 import sys
 
@@ -20,7 +21,8 @@ from ambient.render import render
 from ambient.render.presets import Preset
 from ambient.render.synth import Layer, SynthVoices, Voice
 from ambient.transcribe import PROFILES, AmbientCleanup, AutoCleanup, BasicPitchDefaults, transcriber
-from ambient.transcribe.cleanup import CLEAR_NOTE, activations_to_notes, choose_profile, file_scale, note_end
+from ambient.transcribe.cleanup import (CLEAR_NOTE, activations_to_notes, choose_profile, file_scale, held_level,
+                                       note_end, strongest_two)
 from ambient.transcribe.grid import BeatGrid, beat_grid, parse_tempo
 
 FPS = 86.0
@@ -47,6 +49,73 @@ def test_a_note_ends_where_its_held_level_gives_way_not_where_the_room_stops_rin
     crossing = AmbientCleanup(release_ratio=0.4, release_hold=0.3, knee_ratio=0.0)
     # without the knee, at the crossing: 0.8 e^(-t/1.2) = 0.32 when t = 1.2 ln 2.5 = 1.1 s
     assert note_end(act, 0, len(act), crossing, FPS) == pytest.approx((2.0 + 1.2 * np.log(2.5)) * FPS, abs=2)
+
+
+def pluck_then_hold(held: float, sustain: float = 0.35, peak: float = 0.85) -> np.ndarray:
+    """A plucked note's activation: an attack at `peak` decaying over half a second to a
+    `sustain` level that holds until the key is let go at `held` seconds, then silence."""
+    a = np.zeros(len(TIMES), np.float32)
+    decay = int(0.5 * FPS)
+    a[:decay] = np.linspace(peak, sustain, decay)
+    a[decay:int(held * FPS)] = sustain
+    return a
+
+
+def test_after_knee_settle_a_plucked_note_ends_at_its_release_not_where_its_attack_decayed():
+    act = pluck_then_hold(3.0)
+    attack = AmbientCleanup(release_ratio=0.2, release_hold=0.3, knee_ratio=0.7)
+    # judged against the attack, the note "gave way" at 0.7 x 0.85 = 0.595: the decay falls
+    # 1.0 per second, so 0.255 s in
+    assert note_end(act, 0, len(act), attack, FPS) == pytest.approx(0.255 * FPS, abs=2)
+    settled = replace(attack, knee_settle=0.6)
+    assert note_end(act, 0, len(act), settled, FPS) == int(3.0 * FPS)
+
+
+def test_knee_settle_never_forgets_the_held_level_so_a_hall_tail_still_ends_the_note():
+    act = held_then_tail(2.0)  # no attack decay: the plateau is the held level throughout
+    settled = AmbientCleanup(release_ratio=0.4, release_hold=0.3, knee_ratio=0.9, knee_settle=0.6)
+    assert note_end(act, 0, len(act), settled, FPS) == pytest.approx((2.0 + 1.2 * np.log(1 / 0.9)) * FPS, abs=2)
+
+
+@settings(max_examples=30, deadline=None)
+@given(settle=st.integers(0, 40), values=st.lists(st.floats(0, 1, allow_nan=False), min_size=1, max_size=60))
+def test_held_level_is_the_running_peak_counted_afresh_after_settle(settle, values):
+    seg = np.array(values, np.float32)
+    held = held_level(seg, settle)
+    first = settle if 0 < settle < len(seg) else 0
+    for i in range(len(seg)):
+        window = seg[first:i + 1] if i >= first else seg[:i + 1]
+        assert held[i] == window.max()
+
+
+def test_a_restrike_must_be_about_as_strong_as_the_strongest_onset_of_the_moment():
+    """A chord struck on other pitches makes a held note's onset flicker and its activation
+    jump; only an onset near the chord's own strength is this pitch struck again."""
+    note = np.zeros((len(TIMES), 88), np.float32)
+    onset = np.zeros_like(note)
+    note[10:400, 30] = 0.6
+    note[200:400, 30] = 0.8           # the held note's activation jumps when the chord comes in
+    onset[10, 30] = 0.9
+    note[200:400, 40] = note[200:400, 44] = 0.8
+    onset[200, 40] = onset[200, 44] = 0.95
+    onset[200, 30] = 0.65             # a flicker: 0.68 of the chord's onsets
+    s = AmbientCleanup(restrike_onset=0.6, restrike_rise=0.1, knee_ratio=0.0, adaptive=0.0)
+    assert [n.start for n in activations_to_notes(note, onset, TIMES, s) if n.pitch == 51] == \
+        [pytest.approx(TIMES[10]), pytest.approx(TIMES[200])]          # split, without the share
+    shared = replace(s, restrike_share=0.8)
+    assert [n.start for n in activations_to_notes(note, onset, TIMES, shared) if n.pitch == 51] == \
+        [pytest.approx(TIMES[10])]
+    onset[200, 30] = 0.9              # struck with the chord: a re-strike
+    assert [n.start for n in activations_to_notes(note, onset, TIMES, shared) if n.pitch == 51] == \
+        [pytest.approx(TIMES[10]), pytest.approx(TIMES[200])]
+
+
+def test_strongest_two_names_the_strongest_pitch_and_the_runner_up():
+    onset = np.array([[0.1, 0.9, 0.3], [0.5, 0.5, 0.2], [0.0, 0.0, 0.7]], np.float32)
+    (first, where), second = strongest_two(onset)
+    assert first.tolist() == pytest.approx([0.9, 0.5, 0.7])
+    assert second.tolist() == pytest.approx([0.3, 0.5, 0.0])
+    assert where[0] == 1 and where[2] == 2
 
 
 def test_a_dip_shorter_than_release_hold_does_not_end_the_note():
