@@ -3,10 +3,14 @@
 For each profile (pluck: the plucked tuning timbres; pad: the sustained ones), a
 coordinate search: one knob at a time over a grid around its current value, kept when
 the profile's objective (the mean of onset F1 at 50 ms and 150 ms, onset+offset F1 and
-frame F1) improves on average and on no tuning timbre falls, for a few rounds. Prints the settings to write
-into `PROFILES`. The held-out set is never read here.
+frame F1) improves on average and on no tuning condition (timbre + room) falls, for a few
+rounds. Prints the settings to write into `PROFILES`. The held-out set is never read here.
 
-    python benchmarks/transcription_tune.py pluck|pad [--from-defaults] [--rounds 3] [--per-condition 10]
+    python benchmarks/transcription_tune.py pluck|pad [--from-defaults] [--start KEY=VALUE ...]
+        [--rounds 3] [--per-condition 10]
+
+--start sets a knob before the search, which is how a new knob whose "off" value is 0
+(a multiple of 0 is 0) enters it.
 """
 
 from __future__ import annotations
@@ -33,18 +37,19 @@ STEPS = (0.6, 0.8, 0.9, 1.1, 1.25, 1.6)  # multiples of a knob's current value t
 
 
 def objective(settings, loaded, seconds: float) -> dict[str, float]:
-    """{timbre: the mean of the four scores over its clips}."""
-    by_timbre: dict[str, list] = {}
-    for timbre, ref, post, audio in loaded:
+    """{condition (timbre + room): the mean of the four scores over its clips}."""
+    by_condition: dict[str, list] = {}
+    for condition, ref, post, audio in loaded:
         r = note_scores(ref, settings.notes(None, post, audio), seconds)
-        by_timbre.setdefault(timbre, []).append([r[k] for k in METRICS])
-    return {t: float(np.mean(rows)) for t, rows in by_timbre.items()}
+        by_condition.setdefault(condition, []).append([r[k] for k in METRICS])
+    return {c: float(np.mean(rows)) for c, rows in by_condition.items()}
 
 
 def better(trial: dict, best: dict) -> bool:
-    """A change is kept only if it helps on average and costs no tuning timbre anything:
-    a knob that helps one timbre at another's expense is fitting that timbre, and will
-    not carry over to sounds the search never heard."""
+    """A change is kept only if it helps on average and costs no tuning condition anything:
+    a knob that helps one timbre or room at another's expense is fitting it, and will not
+    carry over to sounds the search never heard. (Judged per timbre alone, a gain in a dry
+    room paid for a loss in a hall.)"""
     gain = np.mean(list(trial.values())) - np.mean(list(best.values()))
     return gain > 1e-3 and all(trial[t] >= best[t] - 1e-3 for t in best)
 
@@ -55,14 +60,17 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--from-defaults", action="store_true",
                         help="start from AmbientCleanup's defaults, not the profile as it stands")
+    parser.add_argument("--start", action="append", default=[], metavar="KEY=VALUE",
+                        help="set this knob before the search")
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--per-condition", type=int, default=10)
     parser.add_argument("--cache", type=Path, default=ROOT / "runs" / "transcription-benchmark")
     args = parser.parse_args()
     chosen = [c for c in clips(args.cache, "tuning", args.seconds, args.per_condition)
               if TIMBRES[c.timbre].kind == KIND[args.profile]]
-    loaded = [(c.timbre, c.reference, c.posteriors(), c.audio()) for c in chosen]
+    loaded = [(c.condition, c.reference, c.posteriors(), c.audio()) for c in chosen]
     best = replace(PROFILES[args.profile], **START) if args.from_defaults else PROFILES[args.profile]
+    best = replace(best, **{k: float(v) for k, v in (item.split("=", 1) for item in args.start)})
     best_score = objective(best, loaded, args.seconds)
     print(f"start {best_score}", flush=True)
     knobs = [f.name for f in fields(best) if isinstance(getattr(best, f.name), float)]  # not the profile name
