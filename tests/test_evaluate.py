@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ambient.errors import AmbientError
 from ambient.evaluate import metrics
 from ambient.midi import write_midi
 from ambient.notes import Note, transpose
@@ -129,6 +130,36 @@ def test_eval_writes_json_and_png_and_a_seed_repeats_its_numbers(tiny_model_dir,
     assert a["summary"]["real"]["key_fidelity"]["mean"] > 0.95   # arpeggios of one chord keep their key
     assert set(a["feature_overlap"]) == set(metrics.FEATURES)
     assert "longest_shared_run" in a["per_piece"][0]["generated"]
+
+
+def test_takes_continue_each_primer_several_times_and_every_summary_counts_them(tiny_model_dir, held_out):
+    from ambient.checkpoint import load_model
+    from ambient.evaluate import EvalConfig, evaluate, read_pieces
+
+    model, config = load_model(tiny_model_dir)
+    pieces = read_pieces(held_out)
+    one = evaluate(model, config, pieces, EvalConfig(pieces=3, primer_seconds=10, seconds=20, seed=5))
+    three = evaluate(model, config, pieces, EvalConfig(pieces=3, primer_seconds=10, seconds=20, seed=5, takes=3))
+    assert [len(r.get("more_takes", [])) for r in one["per_piece"]] == [0, 0, 0]
+    assert [len(r["more_takes"]) for r in three["per_piece"]] == [2, 2, 2]
+    made = three["summary"]["generated"]
+    assert made["notes"]["n"] == 9 and three["summary"]["real"]["notes"]["n"] == 3
+    every = [t["notes"] for r in three["per_piece"] for t in [r["generated"], *r["more_takes"]]]
+    assert made["notes"]["mean"] == pytest.approx(np.mean(every), abs=1e-4)
+    assert made["notes"]["sem"] == pytest.approx(np.std(every, ddof=1) / 3, abs=1e-4)
+    assert three["settings"]["takes"] == 3
+    again = evaluate(model, config, pieces, EvalConfig(pieces=3, primer_seconds=10, seconds=20, seed=5, takes=3))
+    assert again["per_piece"] == three["per_piece"]
+    with pytest.raises(AmbientError, match="takes must be at least 1, got 0"):
+        evaluate(model, config, pieces, EvalConfig(pieces=3, primer_seconds=10, seconds=20, takes=0))
+
+
+def test_summaries_carry_the_standard_error_of_their_mean():
+    from ambient.evaluate.report import summarise
+
+    assert summarise([1.0, 2.0, 3.0, float("nan")]) == {"mean": 2.0, "min": 1.0, "max": 3.0, "n": 3,
+                                                         "sem": round(1 / np.sqrt(3), 4)}
+    assert summarise([0.5])["sem"] is None and summarise([])["n"] == 0
 
 
 def test_eval_with_nothing_long_enough_says_so(tiny_model_dir, tmp_path):

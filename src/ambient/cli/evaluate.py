@@ -24,6 +24,8 @@ def eval_command(
     primer_seconds: float = typer.Option(20.0, help="Seconds of each piece given as the primer."),
     seconds: float = typer.Option(60.0, help="Seconds of continuation, generated and real."),
     seed: int = typer.Option(CONTINUATION.seed, help="Random seed; the same seed gives the same numbers."),
+    takes: int = typer.Option(1, help="Continuations of each primer (one batch); more takes, a smaller standard "
+                                      "error (the ± after key fidelity)."),
     temperature: float = typer.Option(SAMPLING.temperature),
     top_p: float = typer.Option(SAMPLING.top_p),
     train_data: Optional[Path] = typer.Option(None, help="The training MIDI, for the copy check."),
@@ -42,7 +44,7 @@ def eval_command(
     from ambient.evaluate import EvalConfig, evaluate_model, write_report
 
     torch.set_num_threads(threads)
-    cfg = EvalConfig(pieces=pieces, primer_seconds=primer_seconds, seconds=seconds, seed=seed,
+    cfg = EvalConfig(pieces=pieces, primer_seconds=primer_seconds, seconds=seconds, seed=seed, takes=takes,
                      sampling=Sampling(temperature=temperature, top_p=top_p),
                      controls=controls_from(scale, scale_strength, pitch_range, density, max_polyphony, key_pull,
                                             max_hold))
@@ -52,8 +54,10 @@ def eval_command(
                                 on_piece=lambda done, total: bar.update(task, completed=done, total=total))
     json_path, png_path = write_report(report, output)
     real, made = report["summary"]["real"], report["summary"]["generated"]
-    typer.echo(f"{json_path}: {report['pieces']} pieces, held-out NLL {report['held_out_nll']['nats_per_token']:.3f} "
-               f"nats/token; key fidelity {made['key_fidelity']['mean']} (real {real['key_fidelity']['mean']}); "
+    spread = f" ± {made['key_fidelity']['sem']}" if made["key_fidelity"]["sem"] is not None else ""
+    typer.echo(f"{json_path}: {report['pieces']} pieces × {takes} takes, held-out NLL "
+               f"{report['held_out_nll']['nats_per_token']:.3f} nats/token; key fidelity {made['key_fidelity']['mean']}"
+               f"{spread} (real {real['key_fidelity']['mean']}); "
                f"density drift {made['density_drift']['mean']} (real {real['density_drift']['mean']}); "
                f"degenerate {made['degenerate']}")
     typer.echo(str(png_path))
