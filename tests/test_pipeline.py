@@ -116,11 +116,23 @@ def test_a_failing_datum_fails_alone_and_reruns_alone_once_fixed(ws):
 
 def test_changing_a_stage_parameter_reruns_it_and_what_follows_only(ws):
     run(ws)
+    before = repo_hashes(ws, "midi")
     ws.set_param("transcribe", "min_note", 0.6)
     reports = run(ws)
     assert reports["decode"].processed == 0 and reports["decode"].skipped == 10
     assert reports["transcribe"].processed == 10
     assert reports["train"].processed == 1
+    assert repo_hashes(ws, "midi") != before
+
+    # `pipeline set STAGE.KEY=` with nothing after = gives the setting back to its default
+    command = [sys.executable, "-m", "ambient", "pipeline", "set", "transcribe.min_note=", "-w", str(ws.root)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.strip() == "transcribe.min_note: back to its default"
+    assert "min_note" not in ws.params["transcribe"]
+    again = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and again.stdout.strip() == "transcribe.min_note: was not set"
+    assert run(ws)["transcribe"].processed == 10
+    assert repo_hashes(ws, "midi") == before
 
 
 def test_a_second_runner_is_refused(ws):
@@ -179,7 +191,7 @@ def test_killed_runner_resumes_to_the_same_outputs_as_a_clean_run(tmp_path, musi
         process.wait()
         time.sleep(0.2)  # pool workers follow their killed parent (PR_SET_PDEATHSIG)
         assert finished < 40, "runs end too fast to be killed"
-    ws.set_param("transcribe", "min_note", clean.params["transcribe"].get("min_note", 0.1))
+    ws.unset_param("transcribe", "min_note")  # back to the transcription profile's own value, as in `clean`
     final = run(ws)
     assert all(not r.failed for r in final.values())
     for repo in ("wav", "midi", "tokens"):

@@ -42,7 +42,8 @@ def init(
 
 @app.command("set")
 def set_param(
-    assignments: list[str] = typer.Argument(..., help="STAGE.KEY=VALUE, e.g. train.steps=2000 (reruns that stage)."),
+    assignments: list[str] = typer.Argument(..., help="STAGE.KEY=VALUE, e.g. train.steps=2000 (reruns that stage); "
+                                                       "STAGE.KEY= (nothing after =) goes back to the default."),
     workspace: Optional[Path] = WORKSPACE,
 ):
     """Change stage parameters; the next run redoes that stage and those after it."""
@@ -55,6 +56,10 @@ def set_param(
         stage, dot, name = key.partition(".")
         if not (eq and dot and name):
             raise AmbientError(f"{item}: expected STAGE.KEY=VALUE")
+        if raw == "":
+            was_set = ws.unset_param(stage, name)
+            typer.echo(f"{stage}.{name}: back to its default" if was_set else f"{stage}.{name}: was not set")
+            continue
         try:
             value = json.loads(raw)
         except json.JSONDecodeError:

@@ -61,6 +61,18 @@ class Workspace:
             transcribe_settings(settings["params"][stage])
         write_text(self.root / SETTINGS, json.dumps(settings, indent=2, sort_keys=True) + "\n")
 
+    def unset_param(self, stage: str, key: str) -> bool:
+        """Drop a parameter so the stage's default (or the transcription profile's value) rules
+        again; whether it was set."""
+        settings = json.loads((self.root / SETTINGS).read_text())
+        if stage not in settings["params"]:
+            raise AmbientError(f"no stage {stage!r} (stages: {', '.join(settings['params'])})")
+        if key not in settings["params"][stage]:
+            return False
+        del settings["params"][stage][key]
+        write_text(self.root / SETTINGS, json.dumps(settings, indent=2, sort_keys=True) + "\n")
+        return True
+
     def repo(self, name: str) -> Path:
         return self.root / "repos" / name
 
