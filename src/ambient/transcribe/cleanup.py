@@ -27,7 +27,7 @@ class AmbientCleanup:
     merge_gap: float = 0.25       # seconds: dips inside one held note shorter than this are bridged
     release_ratio: float = 0.5    # the note ends where activation falls below this × the level it held
     release_hold: float = 0.3     # ... and stays below it this many seconds (a dip is not an end);
-    knee_ratio: float = 0.0       # ... but is placed back where it last stood at this × its recent level
+    knee_ratio: float = 0.0       # ... but is placed back where it last stood at this × its held level
     #                               (where the fall began; 0: at the crossing itself)
     knee_settle: float = 0.0      # seconds after a note's start whose level the knee forgets (an attack's
     #                               own decay); 0: the knee is judged against the note's whole peak
