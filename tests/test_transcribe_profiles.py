@@ -116,6 +116,11 @@ def test_strongest_two_names_the_strongest_pitch_and_the_runner_up():
     assert first.tolist() == pytest.approx([0.9, 0.5, 0.7])
     assert second.tolist() == pytest.approx([0.3, 0.5, 0.0])
     assert where[0] == 1 and where[2] == 2
+    many = np.random.default_rng(0).random((1000, 88), dtype=np.float32)
+    (first, where), second = strongest_two(many, chunk=97)  # chunks that do not divide the frames
+    ranked = np.sort(many, axis=1)
+    assert np.array_equal(first, ranked[:, -1]) and np.array_equal(second, ranked[:, -2])
+    assert np.array_equal(where, many.argmax(axis=1))
 
 
 def test_a_dip_shorter_than_release_hold_does_not_end_the_note():

@@ -207,15 +207,27 @@ def activations_to_notes(note: np.ndarray, onset: np.ndarray, times: np.ndarray,
     return sort_notes(notes)
 
 
-def strongest_two(onset: np.ndarray) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
-    """Per frame: (the strongest onset, its pitch bin) and the second strongest onset."""
+def strongest_two(onset: np.ndarray, chunk: int = 4096) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+    """Per frame: (the strongest onset, its pitch bin) and the second strongest onset.
+
+    Worked out a few thousand frames at a time: the partition's index array is as large as
+    the activations themselves (twice, in int64), too much to hold for an hour of audio.
+    """
+    frames = len(onset)
+    first, where, second = np.zeros(frames, onset.dtype), np.zeros(frames, np.int64), np.zeros(frames, onset.dtype)
     if onset.shape[1] < 2:
-        return (onset.max(axis=1, initial=0.0), np.zeros(len(onset), int)), np.zeros(len(onset))
-    top = np.argpartition(onset, -2, axis=1)[:, -2:]
-    values = np.take_along_axis(onset, top, axis=1)
-    first = values.argmax(axis=1)
-    rows = np.arange(len(onset))
-    return (values[rows, first], top[rows, first]), values[rows, 1 - first]
+        if onset.shape[1] == 1:
+            first[:] = onset[:, 0]
+        return (first, where), second
+    for a in range(0, frames, chunk):
+        block = onset[a:a + chunk]
+        top = np.argpartition(block, -2, axis=1)[:, -2:]
+        values = np.take_along_axis(block, top, axis=1)
+        best = values.argmax(axis=1)
+        rows = np.arange(len(block))
+        first[a:a + chunk], where[a:a + chunk] = values[rows, best], top[rows, best]
+        second[a:a + chunk] = values[rows, 1 - best]
+    return (first, where), second
 
 
 def drop_harmonic_echoes(found: list[tuple[int, int, int, float]], s: AmbientCleanup):
