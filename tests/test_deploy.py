@@ -103,7 +103,8 @@ def test_the_checked_in_pachyderm_specs_are_what_export_writes(tmp_path):
     assert sorted(p.name for p in written) == sorted(p.name for p in (DEPLOY / "pachyderm").iterdir())
     for path in written:
         assert path.read_text() == (DEPLOY / "pachyderm" / path.name).read_text(), \
-            f"deploy/pachyderm/{path.name} is stale: rerun `ambient pipeline export pachyderm -o deploy/pachyderm`"
+            f"deploy/pachyderm/{path.name} is stale: rerun `ambient pipeline init /tmp/ws && " \
+            "ambient pipeline export pachyderm -w /tmp/ws -o deploy/pachyderm`"
 
 
 def test_every_file_scaling_md_names_exists_and_is_tested_here():

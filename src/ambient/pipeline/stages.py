@@ -3,7 +3,8 @@
 A stage is `name, version, input repo, output repo, kind (map | reduce), params, fn`.
 `fn(inputs, out_dir, params, context)` writes only into out_dir. The work itself lives
 in the layers (`audio`, `transcribe`, `codec`, `train`); this module only adapts them.
-Bump a stage's version when its code changes what it writes: that reruns it.
+Bump a stage's version when its code changes what it writes: that reruns it (the specs in
+deploy/pachyderm name the version; tests/test_deploy.py says how to rewrite them).
 """
 
 from __future__ import annotations
