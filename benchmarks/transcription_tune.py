@@ -28,11 +28,11 @@ import numpy as np  # noqa: E402
 from transcription import METRICS, note_scores  # noqa: E402
 from transcription_corpus import TIMBRES, clips  # noqa: E402
 
-from ambient.transcribe.cleanup import PROFILES, AmbientCleanup  # noqa: E402
+from ambient.transcribe.cleanup import PROFILES, SETTINGS, AmbientCleanup  # noqa: E402
 
 ROOT = Path(__file__).parents[1]
 KIND = {"pluck": "plucked", "pad": "sustained"}
-START = {f.name: f.default for f in fields(AmbientCleanup) if f.name != "profile"} | {"knee_ratio": 0.75}
+START = {f.name: f.default for f in fields(AmbientCleanup) if f.name in SETTINGS} | {"knee_ratio": 0.75}
 STEPS = (0.6, 0.8, 0.9, 1.1, 1.25, 1.6)  # multiples of a knob's current value tried in a round
 
 
@@ -73,7 +73,7 @@ def main() -> None:
     best = replace(best, **{k: float(v) for k, v in (item.split("=", 1) for item in args.start)})
     best_score = objective(best, loaded, args.seconds)
     print(f"start {best_score}", flush=True)
-    knobs = [f.name for f in fields(best) if isinstance(getattr(best, f.name), float)]  # not the profile name
+    knobs = list(SETTINGS)
     for _ in range(args.rounds):
         for knob in knobs:
             value = getattr(best, knob)

@@ -12,10 +12,9 @@ import typer
 from ambient.cli.output import fail_if, print_error, progress, report_ingest
 from ambient.config import ModelConfig, TrainConfig, field_default
 from ambient.errors import ParameterError
-from ambient.transcribe.cleanup import AmbientCleanup
+from ambient.transcribe.cleanup import SETTINGS as CLEANUP_SETTINGS
 
 MODEL, TRAINING = ModelConfig(), TrainConfig()
-CLEANUP_SETTINGS = [f for f in AmbientCleanup.__dataclass_fields__ if f != "profile"]
 
 
 def ingest(

@@ -72,6 +72,12 @@ def transcribe_settings(params: dict):
     return transcriber("ambient", **settings), tempo
 
 
+def check_params(stage: str, params: dict) -> None:
+    """Raise on stage parameters a run could not use, so `pipeline set` refuses them first."""
+    if stage == "transcribe":
+        transcribe_settings(params)
+
+
 def tokenize_stage(inputs: list[Path], out: Path, params: dict, context: dict) -> None:
     from ambient.codec import TOKEN_SUFFIX, encode_piece, write_tokens
     from ambient.midi import read_midi

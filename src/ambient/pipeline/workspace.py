@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ambient.errors import AmbientError
 from ambient.files import write_text
-from ambient.pipeline.stages import DEFAULT_PARAMS, SOURCE_REPO
+from ambient.pipeline.stages import DEFAULT_PARAMS, SOURCE_REPO, check_params
 
 SETTINGS = "ambient.json"
 
@@ -52,26 +52,30 @@ class Workspace:
         return json.loads((self.root / SETTINGS).read_text())["params"]
 
     def set_param(self, stage: str, key: str, value) -> None:
-        settings = json.loads((self.root / SETTINGS).read_text())
-        if stage not in settings["params"]:
-            raise AmbientError(f"no stage {stage!r} (stages: {', '.join(settings['params'])})")
+        """Set one parameter; a value the stage cannot use fails here, not mid-run."""
+        settings = self._settings_for(stage)
         settings["params"][stage][key] = value
-        if stage == "transcribe":  # a profile or setting the clean-up does not know fails here, not mid-run
-            from ambient.pipeline.stages import transcribe_settings
-            transcribe_settings(settings["params"][stage])
-        write_text(self.root / SETTINGS, json.dumps(settings, indent=2, sort_keys=True) + "\n")
+        check_params(stage, settings["params"][stage])
+        self._write(settings)
 
     def unset_param(self, stage: str, key: str) -> bool:
         """Drop a parameter so the stage's default (or the transcription profile's value) rules
         again; whether it was set."""
-        settings = json.loads((self.root / SETTINGS).read_text())
-        if stage not in settings["params"]:
-            raise AmbientError(f"no stage {stage!r} (stages: {', '.join(settings['params'])})")
+        settings = self._settings_for(stage)
         if key not in settings["params"][stage]:
             return False
         del settings["params"][stage][key]
-        write_text(self.root / SETTINGS, json.dumps(settings, indent=2, sort_keys=True) + "\n")
+        self._write(settings)
         return True
+
+    def _settings_for(self, stage: str) -> dict:
+        settings = json.loads((self.root / SETTINGS).read_text())
+        if stage not in settings["params"]:
+            raise AmbientError(f"no stage {stage!r} (stages: {', '.join(settings['params'])})")
+        return settings
+
+    def _write(self, settings: dict) -> None:
+        write_text(self.root / SETTINGS, json.dumps(settings, indent=2, sort_keys=True) + "\n")
 
     def repo(self, name: str) -> Path:
         return self.root / "repos" / name

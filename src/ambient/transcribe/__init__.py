@@ -32,7 +32,7 @@ from ambient.errors import AmbientError, ParameterError
 from ambient.midi import write_midi
 from ambient.notes import Note
 from ambient.transcribe.basic_pitch import BasicPitchDefaults, BasicPitchModel
-from ambient.transcribe.cleanup import PROFILES, AmbientCleanup, AutoCleanup
+from ambient.transcribe.cleanup import PROFILES, SETTINGS, AmbientCleanup, AutoCleanup
 from ambient.transcribe.grid import beat_grid, parse_tempo
 
 TRANSCRIBERS = {"ambient": AutoCleanup, "basic-pitch": BasicPitchDefaults}
@@ -51,10 +51,9 @@ def transcriber(method: str = "ambient", profile: str = "auto", **settings):
         return BasicPitchDefaults()
     if profile not in ("auto", *PROFILES):
         raise ParameterError("profile", f"must be auto, {' or '.join(PROFILES)}, not {profile!r}")
-    known = {f for f in AmbientCleanup.__dataclass_fields__ if f != "profile"}
-    unknown = sorted(set(settings) - known)
+    unknown = sorted(set(settings) - set(SETTINGS))
     if unknown:
-        raise ParameterError(unknown[0], f"not a clean-up setting (choose from {', '.join(sorted(known))})")
+        raise ParameterError(unknown[0], f"not a clean-up setting (choose from {', '.join(sorted(SETTINGS))})")
     for key, value in settings.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ParameterError(key, f"must be a number, not {value!r}")

@@ -59,6 +59,9 @@ class AmbientCleanup:
                                     level_db(audio, len(post["times"])))
 
 
+SETTINGS = tuple(name for name in AmbientCleanup.__dataclass_fields__ if name != "profile")  # the knobs
+
+
 CLEAR_NOTE = 0.8  # the model's typical activation on a clear, dry note (measured on the tuning set)
 
 
