@@ -108,7 +108,8 @@ def split_restrikes(act: np.ndarray, onset: np.ndarray, a: int, b: int, s: Ambie
     A real re-strike makes this pitch's own activation jump, and its onset is about as
     strong as the strongest onset of the moment (`rival`: the strongest onset of any
     other pitch, per frame). On the tuning set's plucks, 98 % of true re-strikes reach
-    0.8 of it, and 29 % of the false ones fall short.
+    0.8 of it, and 30 % of the false ones fall short (benchmarks/transcription_variants.py
+    --restrikes).
     """
     lo, hi = a + int(s.min_note * fps), b - int(s.min_note * fps)
     if hi <= lo:

@@ -1,0 +1,105 @@
+"""A profile and variants of it, side by side on the transcription benchmark's tuning set.
+
+Where `transcription_tune.py` searches, this looks: each variant is the profile with some
+settings changed, scored per condition (onset F1 at 50 and 150 ms, onset+offset F1, frame
+F1) like the benchmark. `--restrikes` instead sorts the re-strikes the profile finds into
+true ones (a reference note of that pitch starts within 50 ms) and false ones, and shows
+how many of each reach a share of the strongest other pitch's onset of the moment (the
+evidence for `restrike_share`). The held-out set is never read here.
+
+    python benchmarks/transcription_variants.py pluck settle8:knee_settle=0.8 floor:frame_low=0.2,min_note=0.1
+    python benchmarks/transcription_variants.py pluck --restrikes --set restrike_share=0
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import replace
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+from transcription import METRICS, note_scores  # noqa: E402
+from transcription_corpus import TIMBRES, clips  # noqa: E402
+from transcription_tune import KIND  # noqa: E402
+
+from ambient.transcribe.cleanup import (LOWEST_PITCH, PROFILES, held_regions, split_restrikes,  # noqa: E402
+                                        strongest_two)
+
+ROOT = Path(__file__).parents[1]
+SHARES = (0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0)
+
+
+def parse(items: str) -> dict[str, float]:
+    return {k: float(v) for k, v in (kv.split("=", 1) for kv in items.split(",") if kv)}
+
+
+def scores(settings, loaded, seconds: float) -> dict[str, np.ndarray]:
+    by: dict[str, list] = {}
+    for condition, ref, post, audio in loaded:
+        r = note_scores(ref, settings.notes(None, post, audio), seconds)
+        by.setdefault(condition, []).append([r[k] for k in METRICS])
+    return {c: np.mean(rows, axis=0) for c, rows in by.items()}
+
+
+def restrike_shares(settings, chosen) -> None:
+    """Per condition: true and false re-strikes, and the share of each under every SHARES limit."""
+    found: dict[str, list[tuple[bool, float]]] = {}
+    for c in chosen:
+        post = c.posteriors()
+        s = settings.for_file(post["note"])
+        fps = 1 / float(np.median(np.diff(post["times"])))
+        near = max(1, int(round(0.035 * fps)))
+        (first, where), second = strongest_two(post["onset"])
+        starts: dict[int, list[float]] = {}
+        for n in c.reference:
+            starts.setdefault(n.pitch, []).append(n.start)
+        for b in range(post["note"].shape[1]):
+            act, ons = post["note"][:, b], post["onset"][:, b]
+            rival = np.where(where == b, second, first)
+            for a, e in held_regions(act, s, fps):
+                for p in split_restrikes(act, ons, a, e, replace(s, restrike_share=0.0), fps):
+                    true = any(abs(post["times"][p] - t) < 0.05 for t in starts.get(b + LOWEST_PITCH, []))
+                    share = ons[p] / max(float(rival[max(0, p - near):p + near + 1].max()), 1e-3)
+                    found.setdefault(c.condition, []).append((true, share))
+    print("condition | true | false | " + " | ".join(f"under {x}: true lost, false removed" for x in SHARES))
+    every = [row for rows in found.values() for row in rows]
+    for name, rows in [*found.items(), ("all", every)]:
+        true = np.array([v for t, v in rows if t])
+        false = np.array([v for t, v in rows if not t])
+        cells = [f"{np.mean(true < x) if true.size else 0:.3f}, {np.mean(false < x) if false.size else 0:.3f}"
+                 for x in SHARES]
+        print(f"{name} | {true.size} | {false.size} | " + " | ".join(cells))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("profile", choices=list(KIND))
+    parser.add_argument("variants", nargs="*", metavar="NAME:KEY=VALUE,...")
+    parser.add_argument("--set", default="", metavar="KEY=VALUE,...", help="change the profile itself first")
+    parser.add_argument("--restrikes", action="store_true", help="the re-strike evidence instead of scores")
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--per-condition", type=int, default=10)
+    parser.add_argument("--cache", type=Path, default=ROOT / "runs" / "transcription-benchmark")
+    args = parser.parse_args()
+    base = replace(PROFILES[args.profile], **parse(args.set))
+    chosen = [c for c in clips(args.cache, "tuning", args.seconds, args.per_condition)
+              if TIMBRES[c.timbre].kind == KIND[args.profile]]
+    if args.restrikes:
+        restrike_shares(base, chosen)
+        return
+    loaded = [(c.condition, c.reference, c.posteriors(), c.audio()) for c in chosen]
+    for item in ["base:", *args.variants]:
+        name, _, changes = item.partition(":")
+        table = scores(replace(base, **parse(changes)), loaded, args.seconds)
+        print(f"{name} {changes}  ({' | '.join(METRICS)})")
+        for condition, row in table.items():
+            print(f"  {condition:28s} " + " ".join(f"{v:.3f}" for v in row))
+        print(f"  mean of conditions {np.mean([np.mean(r) for r in table.values()]):.4f}")
+
+
+if __name__ == "__main__":
+    main()
