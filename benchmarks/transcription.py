@@ -32,7 +32,8 @@ from transcription_corpus import SPLITS, TIMBRES, clips  # noqa: E402
 from ambient.audio import TRANSCRIBER_RATE, decode  # noqa: E402
 from ambient.notes import Note  # noqa: E402
 from ambient.transcribe import BasicPitchDefaults, BasicPitchModel  # noqa: E402
-from ambient.transcribe.cleanup import AutoCleanup, choose_profile  # noqa: E402
+from ambient.transcribe.cleanup import AutoCleanup  # noqa: E402
+from ambient.transcribe.sound import choose_profile  # noqa: E402
 
 ROOT = Path(__file__).parents[1]
 METHODS = {"basic-pitch defaults": BasicPitchDefaults(), "ours": AutoCleanup("auto")}

@@ -21,8 +21,9 @@ from ambient.render import render
 from ambient.render.presets import Preset
 from ambient.render.synth import Layer, SynthVoices, Voice
 from ambient.transcribe import PROFILES, AmbientCleanup, AutoCleanup, BasicPitchDefaults, transcriber
-from ambient.transcribe.cleanup import (CLEAR_NOTE, activations_to_notes, choose_profile, file_scale, held_level,
-                                       note_end, strongest_two)
+from ambient.transcribe.cleanup import (CLEAR_NOTE, activations_to_notes, file_scale, held_level, note_end,
+                                       strongest_two)
+from ambient.transcribe.sound import choose_profile
 from ambient.transcribe.grid import BeatGrid, beat_grid, parse_tempo
 
 FPS = 86.0
@@ -337,7 +338,7 @@ def test_pipeline_set_refuses_a_transcription_setting_it_cannot_use(tmp_path):
 @settings(max_examples=15, deadline=None)
 @given(seconds=st.floats(0.05, 3.0), chunk=st.integers(1, 300))
 def test_flux_and_level_are_the_same_whatever_the_chunk(seconds, chunk):
-    from ambient.transcribe.cleanup import flux_and_level
+    from ambient.transcribe.sound import flux_and_level
 
     audio = np.random.default_rng(3).standard_normal(int(seconds * RATE)).astype(np.float32)
     whole, level = flux_and_level(audio, chunk=10**6)

@@ -11,7 +11,8 @@ from the mix's level.
 
 Two profiles of that clean-up were chosen on a benchmark's tuning set: `pluck` for sharp
 attacks that decay, `pad` for swells; `auto` (the default) picks one per file from how
-impulsive its attacks are (`cleanup.choose_profile`).
+impulsive its attacks are (`sound.choose_profile`). In a dry room (`sound.room_fall`) the
+pluck profile lets a note fall further before it ends: no reverb tail follows it there.
 
 A transcriber is any object with `name`, `settings()` and `notes(model, posteriors, audio)`;
 one with `resolve(audio, rate)` first becomes the concrete settings for that file. The

@@ -13,6 +13,7 @@ import numpy as np
 
 from ambient.audio import TRANSCRIBER_RATE
 from ambient.notes import Note, sort_notes
+from ambient.transcribe.sound import DRY_FALL_DB, choose_profile, room_fall
 
 LOWEST_PITCH = 21  # basic-pitch's 88 note bins start at A0
 HARMONICS = (12, 19, 24, 28, 31, 36)  # partials 2, 3, 4, 5, 6 and 8, in semitones
@@ -31,6 +32,9 @@ class AmbientCleanup:
     #                               (where the fall began; 0: at the crossing itself)
     knee_settle: float = 0.0      # seconds after a note's start whose level the knee forgets (an attack's
     #                               own decay); 0: the knee is judged against the note's whole peak
+    dry_knee_ratio: float = 0.0   # in a dry room (`sound.room_fall`), knee_ratio is this instead, and
+    dry_knee_settle: float = 0.0  # ... knee_settle this: no tail follows a note there, so a fall that
+    #                               levels off is the instrument's own decay (0: every room alike)
     onset_threshold: float = 0.5  # an onset peak this strong near a note's start places it
     restrike_onset: float = 0.5   # an onset peak this strong inside a note may be a re-strike,
     restrike_rise: float = 0.25   # ... if the note's activation rises this much around it
@@ -54,9 +58,19 @@ class AmbientCleanup:
         k = file_scale(note, self)
         return replace(self, frame_high=self.frame_high * k, frame_low=self.frame_low * k)
 
+    def for_room(self, audio: np.ndarray, rate: int) -> "AmbientCleanup":
+        """These settings for the room the file was played in. The dry knobs are spent on the
+        way (set to 0), so the settings a MIDI file records give its notes again."""
+        if self.dry_knee_ratio <= 0:
+            return self
+        spent = replace(self, dry_knee_ratio=0.0, dry_knee_settle=0.0)
+        if room_fall(audio, rate) < DRY_FALL_DB:
+            return spent
+        return replace(spent, knee_ratio=self.dry_knee_ratio, knee_settle=self.dry_knee_settle)
+
     def notes(self, model, post: dict, audio: np.ndarray) -> list[Note]:
-        return activations_to_notes(post["note"], post["onset"], post["times"], self.for_file(post["note"]),
-                                    level_db(audio, len(post["times"])))
+        s = self.for_room(audio, TRANSCRIBER_RATE).for_file(post["note"])
+        return activations_to_notes(post["note"], post["onset"], post["times"], s, level_db(audio, len(post["times"])))
 
 
 SETTINGS = tuple(name for name in AmbientCleanup.__dataclass_fields__ if name != "profile")  # the knobs
@@ -262,11 +276,13 @@ def drop_harmonic_echoes(found: list[tuple[int, int, int, float]], s: AmbientCle
 PROFILES = {
     # sharp attacks that decay: a start goes onto the clearest onset nearby; a re-strike of a
     # ringing string needs only a small rise to count, but an onset near the moment's strongest;
-    # and the knee forgets the attack's own decay after 0.3 s
+    # and the knee forgets the attack's own decay after 0.3 s (in a dry room, where no tail
+    # follows the note, after 1.2 s, and lets the note fall further before it ends)
     "pluck": AmbientCleanup(frame_high=0.495, frame_low=0.132, merge_gap=0.25, release_ratio=0.18, release_hold=0.3,
-                            knee_ratio=0.675, knee_settle=0.3, onset_threshold=0.3, restrike_onset=0.605,
-                            restrike_rise=0.054, restrike_window=0.05, restrike_share=0.8, attack_search=0.5,
-                            onset_search=0.2048, min_note=0.16, harmonic_ratio=0.7, adaptive=0.8, profile="pluck"),
+                            knee_ratio=0.675, knee_settle=0.3, dry_knee_ratio=0.65, dry_knee_settle=1.2,
+                            onset_threshold=0.3, restrike_onset=0.605, restrike_rise=0.054, restrike_window=0.05,
+                            restrike_share=0.8, attack_search=0.5, onset_search=0.2048, min_note=0.16,
+                            harmonic_ratio=0.7, adaptive=0.8, profile="pluck"),
     # held, swelling sound: the onset head is too late to trust (a start is the foot of the
     # swell), and a note ends where its held level first gives way
     "pad": AmbientCleanup(frame_high=0.45, frame_low=0.22, merge_gap=0.15, release_ratio=0.3, release_hold=0.3,
@@ -274,74 +290,6 @@ PROFILES = {
                           restrike_window=0.05, attack_search=0.5, onset_search=0.08, min_note=0.1,
                           harmonic_ratio=0.7, adaptive=0.5, profile="pad"),
 }
-PLUCK_RISE = 0.1        # seconds: attacks faster than this are struck or plucked
-PLUCK_PEAKINESS = 3.5   # ... as is sound whose spectral flux comes in spikes this far above its median
-
-
-def attack_features(audio: np.ndarray, rate: int) -> tuple[float, float]:
-    """(rise, peakiness) of a file's sound, from its magnitude spectrogram (square-rooted,
-    so neither the loudest partials nor the noise floor rule).
-
-    rise: the median time the sound's level takes from 10 % to 90 % of the way up to the
-    top at its strongest attacks (the top 5 % of spectral flux). A pluck takes 10-40 ms
-    with or without reverb; a swell or a choir 0.15-0.7 s. Dense, overlapping notes blur it.
-    peakiness: the 99th percentile of the flux over its median while anything sounds.
-    Dense plucked music stays spiky (2.5-16 on the tuning set) where pads and choirs flow
-    (1.4-1.9), but a sparse, static swell can reach 3 (its held notes do not move at all).
-    """
-    hop = 256
-    flux, level = flux_and_level(audio, hop)
-    sounding = level > 0.05 * level.max() if level.size else level.astype(bool)
-    if sounding.sum() < 10:
-        return 0.0, 0.0
-    peakiness = float(np.percentile(flux[sounding], 99) / (np.median(flux[sounding]) + 1e-9))
-    top = np.percentile(flux[sounding], 95)
-    peaks = np.flatnonzero((flux[1:-1] >= flux[:-2]) & (flux[1:-1] > flux[2:]) & (flux[1:-1] >= top)) + 1
-    back, ahead = int(0.5 * rate / hop), int(1.0 * rate / hop)
-    rises = []
-    for p in peaks:
-        low_at = max(0, p - back) + int(np.argmin(level[max(0, p - back):p + 1]))
-        high_at = p + int(np.argmax(level[p:p + ahead]))
-        low, high = level[low_at], level[high_at]
-        if high - low < 0.1 * high:  # a flicker on a held sound, not an attack
-            continue
-        way_up = (level[low_at:high_at + 1] - low) / (high - low)
-        rises.append((np.argmax(way_up >= 0.9) - np.argmax(way_up >= 0.1)) * hop / rate)
-    return (float(np.median(rises)) if rises else 1.0), peakiness
-
-
-def flux_and_level(audio: np.ndarray, hop: int = 256, n_fft: int = 1024, chunk: int = 1024):
-    """Per frame (after the first): the spectral flux and the level of the square-rooted
-    magnitude spectrum, worked out `chunk` frames at a time, so an hour-long record never
-    holds its whole spectrogram (1.3 GB) or a padded copy of itself in memory."""
-    half = n_fft // 2  # frames are centred: the audio is read as if padded with silence
-    frames = 1 + max(0, len(audio) + 2 * half - n_fft) // hop
-    window = np.hanning(n_fft).astype(np.float32)
-    flux, level, previous = [], [], None
-    for first in range(0, frames, chunk):
-        count = min(chunk, frames - first)
-        lo, hi = first * hop - half, (first + count - 1) * hop + n_fft - half  # in the audio's samples
-        piece = np.zeros(hi - lo, np.float32)
-        inside = slice(max(lo, 0), min(hi, len(audio)))
-        if inside.stop > inside.start:
-            piece[inside.start - lo:inside.stop - lo] = audio[inside]
-        rows = np.lib.stride_tricks.sliding_window_view(piece, n_fft)[::hop]
-        spectrum = np.sqrt(np.abs(np.fft.rfft(rows * window, axis=1)))
-        joined = spectrum if previous is None else np.vstack([previous, spectrum])
-        flux.append(np.maximum(0.0, np.diff(joined, axis=0)).sum(axis=1))
-        level.append(joined[1:].sum(axis=1))
-        previous = spectrum[-1:]
-    return (np.concatenate(flux), np.concatenate(level)) if flux else (np.zeros(0), np.zeros(0))
-
-
-def choose_profile(audio: np.ndarray, rate: int) -> str:
-    """pluck or pad, from the sound itself: fast attacks, or flux in spikes, mean pluck.
-    Both limits sit in the gap between the tuning set's plucked and sustained timbres
-    (5 of its 120 clips, a bell in a long hall, are heard as pads)."""
-    rise, peakiness = attack_features(audio, rate)
-    return "pluck" if rise < PLUCK_RISE or peakiness >= PLUCK_PEAKINESS else "pad"
-
-
 @dataclass(frozen=True)
 class AutoCleanup:
     """A profile chosen from each file's own sound, with any knobs the user set on top."""
@@ -352,7 +300,7 @@ class AutoCleanup:
     def resolve(self, audio: np.ndarray, rate: int) -> AmbientCleanup:
         """The concrete settings for one file."""
         chosen = choose_profile(audio, rate) if self.profile == "auto" else self.profile
-        return replace(PROFILES[chosen], **dict(self.overrides))
+        return replace(PROFILES[chosen], **dict(self.overrides)).for_room(audio, rate)
 
     def settings(self) -> dict:
         return {"profile": self.profile, **dict(self.overrides)}
