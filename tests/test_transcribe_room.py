@@ -80,3 +80,11 @@ def test_the_settings_a_midi_file_records_give_its_notes_again():
     chosen = auto.resolve(audio, RATE)
     recorded = {k: v for k, v in chosen.settings().items() if k != "profile"}
     assert AmbientCleanup(**recorded).notes(None, post, audio) == auto.notes(None, post, audio)
+
+
+def test_a_knee_the_user_sets_holds_in_every_room_unless_they_set_a_dry_one_too():
+    dry = play(PLUCK, plucks())
+    mine = transcriber("ambient", "pluck", knee_ratio=0.7).resolve(dry, RATE)
+    assert (mine.knee_ratio, mine.knee_settle) == (0.7, PROFILES["pluck"].knee_settle)
+    both = transcriber("ambient", "pluck", knee_ratio=0.7, dry_knee_ratio=0.5).resolve(dry, RATE)
+    assert (both.knee_ratio, both.knee_settle) == (0.5, PROFILES["pluck"].dry_knee_settle)

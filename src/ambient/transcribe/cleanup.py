@@ -300,7 +300,11 @@ class AutoCleanup:
     def resolve(self, audio: np.ndarray, rate: int) -> AmbientCleanup:
         """The concrete settings for one file."""
         chosen = choose_profile(audio, rate) if self.profile == "auto" else self.profile
-        return replace(PROFILES[chosen], **dict(self.overrides)).for_room(audio, rate)
+        overrides = dict(self.overrides)
+        settings = replace(PROFILES[chosen], **overrides)
+        if {"knee_ratio", "knee_settle"} & overrides.keys() and not {"dry_knee_ratio", "dry_knee_settle"} & overrides.keys():
+            settings = replace(settings, dry_knee_ratio=0.0, dry_knee_settle=0.0)  # the user's knee, in every room
+        return settings.for_room(audio, rate)
 
     def settings(self) -> dict:
         return {"profile": self.profile, **dict(self.overrides)}
