@@ -28,6 +28,21 @@ def test_a_dry_room_lets_sound_fall_60_db_in_half_a_second_and_a_reverberant_one
     assert 20 < room < 45
 
 
+@pytest.mark.parametrize("cut", [5.0, 8.0])
+def test_an_excerpt_cut_off_mid_note_falls_into_silence_but_is_not_heard_as_dry(cut):
+    silence = np.zeros(int(0.3 * RATE), np.float32)
+    wet, dry = play(PLUCK, plucks(), 3.0), play(PLUCK, plucks())
+    assert room_fall(np.concatenate([wet[:int(cut * RATE)], silence]), RATE) < 40
+    # a dry piece cut off is still dry: its own releases fell into silence before the cut
+    assert room_fall(np.concatenate([dry[:int(cut * RATE)], silence]), RATE) >= DRY_FALL_DB
+
+
+def test_a_last_note_let_go_into_silence_shows_a_dry_room():
+    # one note, released into the file's trailing silence: the only fall there is
+    audio = play(PLUCK, [Note(0.2, 1.5, 60, 90)])
+    assert room_fall(np.concatenate([audio, np.zeros(RATE // 2, np.float32)]), RATE) >= DRY_FALL_DB
+
+
 def test_silence_and_a_file_shorter_than_the_fall_have_no_fall():
     assert room_fall(np.zeros(RATE * 2, np.float32), RATE) == 0.0
     assert room_fall(play(PLUCK, [Note(0.0, 0.1, 60, 90)])[:RATE // 4], RATE) == 0.0

@@ -88,9 +88,11 @@ def band_levels(audio: np.ndarray, rate: int, hop: int = 256, n_fft: int = 1024,
 
 DRY_FALL_DB = 60.0  # a room that lets sound fall this far in FALL_SECONDS is dry (RT60 under it)
 FALL_SECONDS = 0.5
+SILENCE_DB = 90.0  # the whole sound this far under its loudest is silence
+RELEASE_DB, RELEASE_SECONDS = 6.0, 0.1  # a sound that fell this much this long before silence was let go
 
 
-def room_fall(audio: np.ndarray, rate: int, hop: int = 256) -> float:
+def room_fall(audio: np.ndarray, rate: int, hop: int = 256, n_fft: int = 1024) -> float:
     """How far, in dB, the file's sound falls in `FALL_SECONDS` where it falls fastest: the 1st
     percentile of every half-octave band's fall over that time, from wherever the band
     sounded within 35 dB of its loudest.
@@ -100,14 +102,25 @@ def room_fall(audio: np.ndarray, rate: int, hop: int = 256) -> float:
     a Freeverb room or hall fell 38 dB or less in half a second and every dry synth pluck 93
     dB or more; dry bells, pads, the guitar and the choir, whose own releases ring, 20-115.
     A recording's noise floor also stops a fall, so a noisy dry recording reads as a room,
-    never the other way.
+    never the other way. An excerpt cut off mid-note also falls into silence as fast as a
+    dry release, so the file's trailing silence counts only if the sound was already
+    falling `RELEASE_DB` over the `RELEASE_SECONDS` before it went (a release), not still
+    holding (a cut). A cut that comes just after a note was let go, in a reverberant room,
+    still reads as dry.
     """
-    db = band_levels(audio, rate, hop)
+    db = band_levels(audio, rate, hop, n_fft)
     span = int(round(FALL_SECONDS * rate / hop))
-    if len(db) <= span:
+    mix = 10 * np.log10((10.0 ** (db / 10)).sum(axis=1)) if len(db) else np.zeros(0)
+    sounding = np.flatnonzero(mix > mix.max() - SILENCE_DB) if len(db) else np.zeros(0, int)
+    last = int(sounding[-1]) + 1 if sounding.size else 0  # frames after this are the trailing silence
+    clear = last - n_fft // hop  # the last frame whose window ends before the silence
+    before = clear - int(round(RELEASE_SECONDS * rate / hop))
+    if before >= 0 and last < len(db) and mix[before] - mix[clear] >= RELEASE_DB:
+        last = len(db)  # it was let go: its fall into the silence is the room's
+    if last <= span:
         return 0.0
-    fall = db[:-span] - db[span:]
-    live = db[:-span] > db.max(axis=0) - 35
+    fall = db[:last - span] - db[span:last]
+    live = db[:last - span] > db.max(axis=0) - 35
     return float(np.percentile(fall[live], 99)) if live.any() else 0.0
 
 
