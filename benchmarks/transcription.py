@@ -1,6 +1,6 @@
 """Transcription quality on sound the clean-up was not tuned on, beside basic-pitch's defaults.
 
-Known notes are played in thirteen timbres under seven rooms (`transcription_corpus.py`),
+Known notes are played in fourteen timbres under seven rooms (`transcription_corpus.py`),
 written as MP3 and decoded. The conditions fall in a tuning set and two held-out sets
 that share no timbre and no reverb algorithm with it or each other; every knob of the
 clean-up is chosen on the tuning set (`transcription_tune.py`) and the held-out figures

@@ -69,6 +69,7 @@ TIMBRES = {t.name: t for t in [
                                          decay=2.0, sustain=0.9, release=1.0, gain=0.2, spread=0.2), tail=3.0),
     Timbre("sf-choir", "sustained", program=52, tail=3.0),
     Timbre("sf-guitar", "plucked", program=24),
+    Timbre("sf-dulcimer", "plucked", program=15),
     # held-out timbres
     Timbre("sf-piano", "plucked", program=0),
     Timbre("sf-harp", "plucked", program=46),
@@ -167,7 +168,7 @@ REVERBS = {
     "fdn-hall": feedback_delay_network(7.0, 0.5, 0.2, seed=6),
 }
 SPLITS = {
-    "tuning": [(t, r) for t in ("synth-pluck", "fm-bell", "saw-pad", "sf-choir", "sf-guitar")
+    "tuning": [(t, r) for t in ("synth-pluck", "fm-bell", "saw-pad", "sf-choir", "sf-guitar", "sf-dulcimer")
                for r in ("dry", "freeverb-room", "freeverb-hall")],
     "held-out": [(t, r) for t in ("sf-piano", "sf-harp", "sf-strings", "organ-pad")
                  for r in ("dry", "conv-room", "conv-hall")],

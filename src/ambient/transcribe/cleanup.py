@@ -302,7 +302,8 @@ class AutoCleanup:
         chosen = choose_profile(audio, rate) if self.profile == "auto" else self.profile
         overrides = dict(self.overrides)
         settings = replace(PROFILES[chosen], **overrides)
-        if {"knee_ratio", "knee_settle"} & overrides.keys() and not {"dry_knee_ratio", "dry_knee_settle"} & overrides.keys():
+        knee, dry_knee = {"knee_ratio", "knee_settle"}, {"dry_knee_ratio", "dry_knee_settle"}
+        if knee & overrides.keys() and not dry_knee & overrides.keys():
             settings = replace(settings, dry_knee_ratio=0.0, dry_knee_settle=0.0)  # the user's knee, in every room
         return settings.for_room(audio, rate)
 

@@ -100,7 +100,7 @@ def room_fall(audio: np.ndarray, rate: int, hop: int = 256, n_fft: int = 1024) -
     A room rings on after a note stops, so no fall can be faster than its reverberation
     allows: 60 dB in RT60 seconds. On the transcription benchmark's tuning set, every clip in
     a Freeverb room or hall fell 38 dB or less in half a second and every dry synth pluck 93
-    dB or more; dry bells, pads, the guitar and the choir, whose own releases ring, 20-115.
+    dB or more; dry bells, pads, SoundFont strings and the choir, whose own releases ring, 20-115.
     A recording's noise floor also stops a fall, so a noisy dry recording reads as a room,
     never the other way. An excerpt cut off mid-note also falls into silence as fast as a
     dry release, so the file's trailing silence counts only if the sound was already
@@ -127,6 +127,6 @@ def room_fall(audio: np.ndarray, rate: int, hop: int = 256, n_fft: int = 1024) -
 def choose_profile(audio: np.ndarray, rate: int) -> str:
     """pluck or pad, from the sound itself: fast attacks, or flux in spikes, mean pluck.
     Both limits sit in the gap between the tuning set's plucked and sustained timbres
-    (5 of its 150 clips, a bell in a long hall, are heard as pads)."""
+    (7 of its 180 clips, a bell or a dulcimer in a long hall, are heard as pads)."""
     rise, peakiness = attack_features(audio, rate)
     return "pluck" if rise < PLUCK_RISE or peakiness >= PLUCK_PEAKINESS else "pad"
