@@ -70,6 +70,9 @@ TIMBRES = {t.name: t for t in [
     Timbre("sf-choir", "sustained", program=52, tail=3.0),
     Timbre("sf-guitar", "plucked", program=24),
     Timbre("sf-dulcimer", "plucked", program=15),
+    Timbre("sf-vibraphone", "plucked", program=11),
+    Timbre("sf-harpsichord", "plucked", program=6),
+    Timbre("sf-steel-guitar", "plucked", program=25),
     # held-out timbres
     Timbre("sf-piano", "plucked", program=0),
     Timbre("sf-harp", "plucked", program=46),
@@ -168,7 +171,8 @@ REVERBS = {
     "fdn-hall": feedback_delay_network(7.0, 0.5, 0.2, seed=6),
 }
 SPLITS = {
-    "tuning": [(t, r) for t in ("synth-pluck", "fm-bell", "saw-pad", "sf-choir", "sf-guitar", "sf-dulcimer")
+    "tuning": [(t, r) for t in ("synth-pluck", "fm-bell", "saw-pad", "sf-choir", "sf-guitar", "sf-dulcimer",
+                                "sf-vibraphone", "sf-harpsichord", "sf-steel-guitar")
                for r in ("dry", "freeverb-room", "freeverb-hall")],
     "held-out": [(t, r) for t in ("sf-piano", "sf-harp", "sf-strings", "organ-pad")
                  for r in ("dry", "conv-room", "conv-hall")],

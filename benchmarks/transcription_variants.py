@@ -5,10 +5,13 @@ settings changed, scored per condition (onset F1 at 50 and 150 ms, onset+offset 
 F1) like the benchmark. `--restrikes` instead sorts the re-strikes the profile finds into
 true ones (a reference note of that pitch starts within 50 ms) and false ones, and shows
 how many of each reach a share of the strongest other pitch's onset of the moment (the
-evidence for `restrike_share`). The held-out set is never read here.
+evidence for `restrike_share`). `--missed CONDITION` counts the reference notes the profile
+finds no note for at all, how many of them basic-pitch finds, and how many peak under the
+profile's `frame_high`. The held-out sets are never read here.
 
     python benchmarks/transcription_variants.py pluck settle8:knee_settle=0.8 floor:frame_low=0.2,min_note=0.1
     python benchmarks/transcription_variants.py pluck --restrikes --set restrike_share=0
+    python benchmarks/transcription_variants.py pluck --missed sf-vibraphone+dry
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from transcription import METRICS, note_scores  # noqa: E402
 from transcription_corpus import TIMBRES, clips  # noqa: E402
 from transcription_tune import KIND  # noqa: E402
 
+from ambient.audio import TRANSCRIBER_RATE  # noqa: E402
 from ambient.transcribe.cleanup import (LOWEST_PITCH, PROFILES, held_regions, split_restrikes,  # noqa: E402
                                         strongest_two)
 
@@ -75,12 +79,34 @@ def restrike_shares(settings, chosen) -> None:
         print(f"{name} | {true.size} | {false.size} | " + " | ".join(cells))
 
 
+def missed(settings, chosen, condition: str) -> None:
+    """Reference notes of one condition that the profile misses whole, and why."""
+    from ambient.transcribe import BasicPitchDefaults, BasicPitchModel
+
+    model, count, by_basic_pitch, under_high = BasicPitchModel(threads=1), 0, 0, 0
+    overlaps = lambda notes, r: any(n.pitch == r.pitch and n.start < r.end and n.end > r.start for n in notes)
+    for c in (c for c in chosen if c.condition == condition):
+        post, audio = c.posteriors(), c.audio()
+        ours, theirs = settings.notes(None, post, audio), BasicPitchDefaults().notes(model, post, audio)
+        high = settings.for_room(audio, TRANSCRIBER_RATE).for_file(post["note"]).frame_high
+        for r in c.reference:
+            if overlaps(ours, r):
+                continue
+            count += 1
+            by_basic_pitch += overlaps(theirs, r)
+            i, j = np.searchsorted(post["times"], [r.start, r.end])
+            under_high += float(post["note"][i:j + 1, r.pitch - LOWEST_PITCH].max(initial=0)) < high
+    print(f"{condition}: {count} reference notes missed whole; basic-pitch finds {by_basic_pitch} of them; "
+          f"{under_high} peak under frame_high")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("profile", choices=list(KIND))
     parser.add_argument("variants", nargs="*", metavar="NAME:KEY=VALUE,...")
     parser.add_argument("--set", default="", metavar="KEY=VALUE,...", help="change the profile itself first")
     parser.add_argument("--restrikes", action="store_true", help="the re-strike evidence instead of scores")
+    parser.add_argument("--missed", metavar="CONDITION", help="the notes of one tuning condition missed whole")
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--per-condition", type=int, default=10)
     parser.add_argument("--cache", type=Path, default=ROOT / "runs" / "transcription-benchmark")
@@ -90,6 +116,9 @@ def main() -> None:
               if TIMBRES[c.timbre].kind == KIND[args.profile]]
     if args.restrikes:
         restrike_shares(base, chosen)
+        return
+    if args.missed:
+        missed(base, chosen, args.missed)
         return
     loaded = [(c.condition, c.reference, c.posteriors(), c.audio()) for c in chosen]
     for item in ["base:", *args.variants]:

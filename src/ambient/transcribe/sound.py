@@ -127,6 +127,6 @@ def room_fall(audio: np.ndarray, rate: int, hop: int = 256, n_fft: int = 1024) -
 def choose_profile(audio: np.ndarray, rate: int) -> str:
     """pluck or pad, from the sound itself: fast attacks, or flux in spikes, mean pluck.
     Both limits sit in the gap between the tuning set's plucked and sustained timbres
-    (7 of its 180 clips, a bell or a dulcimer in a long hall, are heard as pads)."""
+    (9 of its 270 clips, a bell, a dulcimer or a harpsichord in a long hall, are heard as pads)."""
     rise, peakiness = attack_features(audio, rate)
     return "pluck" if rise < PLUCK_RISE or peakiness >= PLUCK_PEAKINESS else "pad"
