@@ -31,7 +31,7 @@ from transcription_corpus import TIMBRES, clips  # noqa: E402
 from ambient.audio import TRANSCRIBER_RATE  # noqa: E402
 from ambient.notes import Note  # noqa: E402
 from ambient.transcribe.cleanup import LOWEST_PITCH, PROFILES, held_regions, note_end  # noqa: E402
-from ambient.transcribe.sound import room_fall  # noqa: E402
+from ambient.transcribe.sound import room_fall, spectra  # noqa: E402
 
 ROOT = Path(__file__).parents[1]
 HOP, N_FFT = 256, 4096  # the model's own frame rate at 22050 Hz; 5.4 Hz bins
@@ -39,8 +39,7 @@ HOP, N_FFT = 256, 4096  # the model's own frame rate at 22050 Hz; 5.4 Hz bins
 
 def pitch_energy(audio: np.ndarray, rate: int) -> np.ndarray:
     """(frames, 88) dB: each piano key's fundamental band, half a semitone either side."""
-    frames = np.lib.stride_tricks.sliding_window_view(np.pad(audio, (N_FFT // 2, N_FFT // 2)), N_FFT)[::HOP]
-    power = np.abs(np.fft.rfft(frames * np.hanning(N_FFT), axis=1)) ** 2
+    power = np.concatenate([m ** 2 for m in spectra(audio, HOP, N_FFT)])
     freqs = np.fft.rfftfreq(N_FFT, 1 / rate)
     out = np.zeros((len(power), 88), np.float32)
     for b in range(88):

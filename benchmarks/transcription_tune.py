@@ -36,13 +36,18 @@ START = {f.name: f.default for f in fields(AmbientCleanup) if f.name in SETTINGS
 STEPS = (0.6, 0.8, 0.9, 1.1, 1.25, 1.6)  # multiples of a knob's current value tried in a round
 
 
-def objective(settings, loaded, seconds: float) -> dict[str, float]:
-    """{condition (timbre + room): the mean of the four scores over its clips}."""
+def condition_scores(settings, loaded, seconds: float) -> dict[str, np.ndarray]:
+    """{condition (timbre + room): the mean of each of METRICS over its clips}."""
     by_condition: dict[str, list] = {}
     for condition, ref, post, audio in loaded:
         r = note_scores(ref, settings.notes(None, post, audio), seconds)
         by_condition.setdefault(condition, []).append([r[k] for k in METRICS])
-    return {c: float(np.mean(rows)) for c, rows in by_condition.items()}
+    return {c: np.mean(rows, axis=0) for c, rows in by_condition.items()}
+
+
+def objective(settings, loaded, seconds: float) -> dict[str, float]:
+    """{condition: the mean of the four scores over its clips}."""
+    return {c: float(np.mean(row)) for c, row in condition_scores(settings, loaded, seconds).items()}
 
 
 def better(trial: dict, best: dict) -> bool:

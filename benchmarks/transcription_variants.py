@@ -25,12 +25,12 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-from transcription import METRICS, note_scores  # noqa: E402
+from transcription import METRICS  # noqa: E402
 from transcription_corpus import TIMBRES, clips  # noqa: E402
-from transcription_tune import KIND  # noqa: E402
+from transcription_tune import KIND, condition_scores  # noqa: E402
 
 from ambient.audio import TRANSCRIBER_RATE  # noqa: E402
-from ambient.transcribe.cleanup import (LOWEST_PITCH, PROFILES, held_regions, split_restrikes,  # noqa: E402
+from ambient.transcribe.cleanup import (LOWEST_PITCH, PROFILES, held_regions, rival_onsets, split_restrikes,  # noqa: E402
                                         strongest_two)
 
 ROOT = Path(__file__).parents[1]
@@ -39,14 +39,6 @@ SHARES = (0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0)
 
 def parse(items: str) -> dict[str, float]:
     return {k: float(v) for k, v in (kv.split("=", 1) for kv in items.split(",") if kv)}
-
-
-def scores(settings, loaded, seconds: float) -> dict[str, np.ndarray]:
-    by: dict[str, list] = {}
-    for condition, ref, post, audio in loaded:
-        r = note_scores(ref, settings.notes(None, post, audio), seconds)
-        by.setdefault(condition, []).append([r[k] for k in METRICS])
-    return {c: np.mean(rows, axis=0) for c, rows in by.items()}
 
 
 def restrike_shares(settings, chosen) -> None:
@@ -63,7 +55,7 @@ def restrike_shares(settings, chosen) -> None:
             starts.setdefault(n.pitch, []).append(n.start)
         for b in range(post["note"].shape[1]):
             act, ons = post["note"][:, b], post["onset"][:, b]
-            rival = np.where(where == b, second, first)
+            rival = rival_onsets((first, where), second, b)
             for a, e in held_regions(act, s, fps):
                 for p in split_restrikes(act, ons, a, e, replace(s, restrike_share=0.0), fps):
                     true = any(abs(post["times"][p] - t) < 0.05 for t in starts.get(b + LOWEST_PITCH, []))
@@ -123,7 +115,7 @@ def main() -> None:
     loaded = [(c.condition, c.reference, c.posteriors(), c.audio()) for c in chosen]
     for item in ["base:", *args.variants]:
         name, _, changes = item.partition(":")
-        table = scores(replace(base, **parse(changes)), loaded, args.seconds)
+        table = condition_scores(replace(base, **parse(changes)), loaded, args.seconds)
         print(f"{name} {changes}  ({' | '.join(METRICS)})")
         for condition, row in table.items():
             print(f"  {condition:28s} " + " ".join(f"{v:.3f}" for v in row))

@@ -121,8 +121,9 @@ def split_restrikes(act: np.ndarray, onset: np.ndarray, a: int, b: int, s: Ambie
     also flickers on pitches that are merely held, and their activation jumps with it.
     A real re-strike makes this pitch's own activation jump, and its onset is about as
     strong as the strongest onset of the moment (`rival`: the strongest onset of any
-    other pitch, per frame). On the tuning set's plucks, 98 % of true re-strikes reach
-    0.8 of it, and 30 % of the false ones fall short (benchmarks/transcription_variants.py
+    other pitch, per frame). On the tuning set's synth pluck and bell, where the limit was
+    chosen, 98 % of true re-strikes reach 0.8 of it and 30 % of the false ones fall short;
+    on all seven plucked tuning timbres, 96 % and 23 % (benchmarks/transcription_variants.py
     --restrikes).
     """
     lo, hi = a + int(s.min_note * fps), b - int(s.min_note * fps)
@@ -199,7 +200,7 @@ def activations_to_notes(note: np.ndarray, onset: np.ndarray, times: np.ndarray,
     strongest, second = strongest_two(onset) if s.restrike_share > 0 else (None, None)
     for b in range(note.shape[1]):
         act, ons = note[:, b], onset[:, b]
-        rival = None if strongest is None else np.where(strongest[1] == b, second, strongest[0])
+        rival = None if strongest is None else rival_onsets(strongest, second, b)
         for a, e in held_regions(act, s, fps):
             cuts = [a] + split_restrikes(act, ons, a, e, s, fps, rival) + [e]
             for k, (start, end) in enumerate(zip(cuts[:-1], cuts[1:])):
@@ -246,6 +247,11 @@ def strongest_two(onset: np.ndarray, chunk: int = 4096) -> tuple[tuple[np.ndarra
         first[a:a + chunk], where[a:a + chunk] = values[rows, best], top[rows, best]
         second[a:a + chunk] = values[rows, 1 - best]
     return (first, where), second
+
+
+def rival_onsets(strongest: tuple[np.ndarray, np.ndarray], second: np.ndarray, b: int) -> np.ndarray:
+    """Per frame, the strongest onset of any pitch but bin b (from `strongest_two`)."""
+    return np.where(strongest[1] == b, second, strongest[0])
 
 
 def drop_harmonic_echoes(found: list[tuple[int, int, int, float]], s: AmbientCleanup):
