@@ -33,7 +33,7 @@ from ambient.audio import TRANSCRIBER_RATE, decode  # noqa: E402
 from ambient.notes import Note  # noqa: E402
 from ambient.transcribe import BasicPitchDefaults, BasicPitchModel  # noqa: E402
 from ambient.transcribe.cleanup import AutoCleanup  # noqa: E402
-from ambient.transcribe.sound import choose_profile  # noqa: E402
+from ambient.transcribe.sound import DRY_FALL_DB, choose_profile, room_fall  # noqa: E402
 
 ROOT = Path(__file__).parents[1]
 METHODS = {"basic-pitch defaults": BasicPitchDefaults(), "ours": AutoCleanup("auto")}
@@ -71,9 +71,11 @@ def score(clip_list, methods: dict, seconds: float, model) -> dict:
     """{condition: {method: {metric: mean}}} over the clips, and 'realtime' of the clean-ups."""
     rows: dict = {}
     plucked: dict = {}  # condition: how many of its clips the auto profile heard as plucked
+    falls: dict = {}    # condition: how far each clip's sound falls in half a second (sound.room_fall)
     for clip in clip_list:
         audio, post = clip.audio(), clip.posteriors()
         plucked[clip.condition] = plucked.get(clip.condition, 0) + (choose_profile(audio, TRANSCRIBER_RATE) == "pluck")
+        falls.setdefault(clip.condition, []).append(room_fall(audio, TRANSCRIBER_RATE))
         for name, method in methods.items():
             est = method.notes(model, post, audio)
             rows.setdefault(clip.condition, {}).setdefault(name, []).append(note_scores(clip.reference, est, seconds))
@@ -81,6 +83,7 @@ def score(clip_list, methods: dict, seconds: float, model) -> dict:
              for cond, by in rows.items()}
     for cond in table:
         table[cond]["auto profile: plucked clips"] = plucked[cond]
+        table[cond]["room fall dB: min, max"] = [round(min(falls[cond])), round(max(falls[cond]))]
     return table
 
 
@@ -109,7 +112,9 @@ def print_table(table: dict, split: str) -> None:
         for method in METHODS:
             figures = table[cond][method]
             print(f"{cond:28s} {method:22s} " + " ".join(f"{figures[k]:.3f}" for k in METRICS))
-        print(f"{cond:28s} heard as plucked: {table[cond]['auto profile: plucked clips']} clips")
+        low, high = table[cond]["room fall dB: min, max"]
+        print(f"{cond:28s} heard as plucked: {table[cond]['auto profile: plucked clips']} clips; "
+              f"falls {low}-{high} dB in half a second (dry at {DRY_FALL_DB:g})")
 
 
 def speed(clip_list, method, count: int = 6) -> float:
