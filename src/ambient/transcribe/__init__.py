@@ -7,7 +7,8 @@ instead: hysteresis per pitch (a note starts above `frame_high` and lasts while 
 `frame_low`, both lowered on files the model hears less surely), short gaps merged, the
 end placed where the note's held level first gave way (the reverb tail is not the note),
 re-strikes split at onset peaks, echoes of a louder note's partials dropped, velocity
-from the mix's level.
+from the mix's level. A soft note that never reaches `frame_high` may still count, if the
+model saw it struck and no louder pitch explains it (`cleanup.quiet_regions`).
 
 Two profiles of that clean-up were chosen on a benchmark's tuning set: `pluck` for sharp
 attacks that decay, `pad` for swells; `auto` (the default) picks one per file from how

@@ -36,6 +36,10 @@ class AmbientCleanup:
     dry_knee_settle: float = 0.0  # ... knee_settle this: no tail follows a note there, so a fall that
     #                               levels off is the instrument's own decay (0: every room alike)
     onset_threshold: float = 0.5  # an onset peak this strong near a note's start places it
+    quiet_high: float = 0.0       # a note that never reaches frame_high, but reaches this × it, is kept
+    quiet_onset: float = 0.5      # ... if an onset this strong starts it and no other pitch explains it:
+    quiet_rival: float = 1.0      # ... none, at its peak, is this × as loud (`explained`); quiet_high 0:
+    #                               only notes that reach frame_high
     restrike_onset: float = 0.5   # an onset peak this strong inside a note may be a re-strike,
     restrike_rise: float = 0.25   # ... if the note's activation rises this much around it
     restrike_window: float = 0.05  # ... within this many seconds either side (slow attacks rise slowly)
@@ -137,6 +141,16 @@ def split_restrikes(act: np.ndarray, onset: np.ndarray, a: int, b: int, s: Ambie
             and (rival is None or onset[p] >= s.restrike_share * rival[max(0, p - near):p + near + 1].max())]
 
 
+def explained(note: np.ndarray, b: int, a: int, e: int, ratio: float) -> bool:
+    """Whether pitch bin b's activation over [a, e) is another pitch's doing: at its peak, a pitch
+    a partial below it (its echo), a partial above it (the model's octave-down mistake: a weak
+    note an octave or a twelfth under a strong one) or a semitone away (a bin's bleed) is at
+    least `ratio` × as loud."""
+    p = a + int(note[a:e, b].argmax())
+    others = [b + d for d in (*HARMONICS, *(-h for h in HARMONICS), 1, -1) if 0 <= b + d < note.shape[1]]
+    return bool(others) and float(note[p, others].max()) >= ratio * float(note[p, b])
+
+
 def foot_of_swell(act: np.ndarray, start: int, s: AmbientCleanup, fps: float) -> int:
     """Walk back from where a note crossed frame_low to where its activation began to rise."""
     floor = 0.5 * s.frame_low
@@ -201,7 +215,8 @@ def activations_to_notes(note: np.ndarray, onset: np.ndarray, times: np.ndarray,
     for b in range(note.shape[1]):
         act, ons = note[:, b], onset[:, b]
         rival = None if strongest is None else rival_onsets(strongest, second, b)
-        for a, e in held_regions(act, s, fps):
+        loud = held_regions(act, s, fps)
+        for a, e in loud + quiet_regions(note, ons, b, loud, s, fps):
             cuts = [a] + split_restrikes(act, ons, a, e, s, fps, rival) + [e]
             for k, (start, end) in enumerate(zip(cuts[:-1], cuts[1:])):
                 peak = float(act[start:end].max())
@@ -224,6 +239,25 @@ def activations_to_notes(note: np.ndarray, onset: np.ndarray, times: np.ndarray,
         velocity = int(np.clip(round(127 * np.sqrt(peak) * 10 ** (loudness / 40)), 1, 127))
         notes.append(Note(float(times[start]), frame_end(end), b + LOWEST_PITCH, velocity))
     return sort_notes(notes)
+
+
+def quiet_regions(note: np.ndarray, ons: np.ndarray, b: int, loud: list[tuple[int, int]], s: AmbientCleanup,
+                  fps: float) -> list[tuple[int, int]]:
+    """Held regions of bin b that never reach frame_high but are quiet notes of their own: they
+    reach `quiet_high` × frame_high, the model saw them struck (an onset of `quiet_onset` near
+    the start) and no other pitch explains them. A soft note under louder ones peaks low, but
+    the onset head still marks it; most weak regions without one are the partials and octave
+    mistakes of the loud notes. Regions touching a loud one (`held_regions`) are left to it."""
+    if not 0 < s.quiet_high < 1:
+        return []
+    act, w = note[:, b], int(s.onset_search * fps)
+    found = []
+    for a, e in held_regions(act, replace(s, frame_high=s.quiet_high * s.frame_high), fps):
+        if any(a < le and e > la for la, le in loud):
+            continue
+        if float(ons[max(0, a - w):a + w + 1].max(initial=0.0)) > s.quiet_onset and not explained(note, b, a, e, s.quiet_rival):
+            found.append((a, e))
+    return found
 
 
 def strongest_two(onset: np.ndarray, chunk: int = 4096) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
@@ -282,11 +316,12 @@ def drop_harmonic_echoes(found: list[tuple[int, int, int, float]], s: AmbientCle
 PROFILES = {
     # sharp attacks that decay: a start goes onto the clearest onset nearby; a re-strike of a
     # ringing string needs only a small rise to count, but an onset near the moment's strongest;
-    # and the knee forgets the attack's own decay after 0.3 s (in a dry room, where no tail
-    # follows the note, after 1.2 s, and lets the note fall further before it ends)
+    # the knee forgets the attack's own decay after 0.3 s (in a dry room, where no tail
+    # follows the note, after 1.2 s, and lets the note fall further before it ends); and a soft
+    # note under louder ones counts when the model saw it struck and no louder pitch explains it
     "pluck": AmbientCleanup(frame_high=0.495, frame_low=0.132, merge_gap=0.25, release_ratio=0.18, release_hold=0.3,
                             knee_ratio=0.675, knee_settle=0.3, dry_knee_ratio=0.65, dry_knee_settle=1.2,
-                            onset_threshold=0.3, restrike_onset=0.605, restrike_rise=0.054, restrike_window=0.05,
+                            onset_threshold=0.3, quiet_high=0.7, quiet_onset=0.5, quiet_rival=0.85, restrike_onset=0.605, restrike_rise=0.054, restrike_window=0.05,
                             restrike_share=0.8, attack_search=0.5, onset_search=0.2048, min_note=0.16,
                             harmonic_ratio=0.7, adaptive=0.8, profile="pluck"),
     # held, swelling sound: the onset head is too late to trust (a start is the foot of the
