@@ -32,7 +32,7 @@ from transcription_corpus import SPLITS, TIMBRES, clips  # noqa: E402
 from ambient.audio import TRANSCRIBER_RATE, decode  # noqa: E402
 from ambient.notes import Note  # noqa: E402
 from ambient.transcribe import BasicPitchDefaults, BasicPitchModel  # noqa: E402
-from ambient.transcribe.cleanup import AutoCleanup  # noqa: E402
+from ambient.transcribe.profiles import AutoCleanup  # noqa: E402
 from ambient.transcribe.sound import DRY_FALL_DB, choose_profile, room_fall  # noqa: E402
 
 ROOT = Path(__file__).parents[1]

@@ -7,10 +7,10 @@ frame F1) improves on average and on no tuning condition (timbre + room) falls, 
 rounds. Prints the settings to write into `PROFILES`. The held-out set is never read here.
 
     python benchmarks/transcription_tune.py pluck|pad [--from-defaults] [--start KEY=VALUE ...]
-        [--rounds 3] [--per-condition 10]
+        [--knobs KEY,KEY] [--rounds 3] [--per-condition 10]
 
 --start sets a knob before the search, which is how a new knob whose "off" value is 0
-(a multiple of 0 is 0) enters it.
+(a multiple of 0 is 0) enters it; --knobs searches only those knobs (a new step's own).
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ import numpy as np  # noqa: E402
 from transcription import METRICS, note_scores  # noqa: E402
 from transcription_corpus import TIMBRES, clips  # noqa: E402
 
-from ambient.transcribe.cleanup import PROFILES, SETTINGS, AmbientCleanup  # noqa: E402
+from ambient.transcribe.cleanup import SETTINGS, AmbientCleanup  # noqa: E402
+from ambient.transcribe.profiles import PROFILES  # noqa: E402
 
 ROOT = Path(__file__).parents[1]
 KIND = {"pluck": "plucked", "pad": "sustained"}
@@ -67,6 +68,7 @@ def main() -> None:
                         help="start from AmbientCleanup's defaults, not the profile as it stands")
     parser.add_argument("--start", action="append", default=[], metavar="KEY=VALUE",
                         help="set this knob before the search")
+    parser.add_argument("--knobs", default="", metavar="KEY,KEY", help="search only these knobs")
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--per-condition", type=int, default=10)
     parser.add_argument("--cache", type=Path, default=ROOT / "runs" / "transcription-benchmark")
@@ -78,7 +80,10 @@ def main() -> None:
     best = replace(best, **{k: float(v) for k, v in (item.split("=", 1) for item in args.start)})
     best_score = objective(best, loaded, args.seconds)
     print(f"start {best_score}", flush=True)
-    knobs = list(SETTINGS)
+    knobs = [k for k in args.knobs.split(",") if k] or list(SETTINGS)
+    unknown = set(knobs) - set(SETTINGS)
+    if unknown:
+        parser.error(f"no such knob: {', '.join(sorted(unknown))}")
     for _ in range(args.rounds):
         for knob in knobs:
             value = getattr(best, knob)

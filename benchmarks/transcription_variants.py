@@ -30,8 +30,9 @@ from transcription_corpus import TIMBRES, clips  # noqa: E402
 from transcription_tune import KIND, condition_scores  # noqa: E402
 
 from ambient.audio import TRANSCRIBER_RATE  # noqa: E402
-from ambient.transcribe.cleanup import (LOWEST_PITCH, PROFILES, held_regions, rival_onsets, split_restrikes,  # noqa: E402
+from ambient.transcribe.cleanup import (LOWEST_PITCH, held_regions, rival_onsets, split_restrikes,  # noqa: E402
                                         strongest_two)
+from ambient.transcribe.profiles import PROFILES  # noqa: E402
 
 ROOT = Path(__file__).parents[1]
 SHARES = (0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0)

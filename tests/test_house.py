@@ -14,7 +14,7 @@ from ambient.cli import app
 from ambient.cli.output import flag_for
 from ambient.config import CONTINUATION, PIPELINE_RUN, RENDER, ModelConfig, Sampling, TrainConfig, field_default
 from ambient.pipeline.stages import DEFAULT_PARAMS
-from ambient.transcribe.cleanup import AutoCleanup
+from ambient.transcribe.profiles import AutoCleanup
 
 SRC = Path(ambient.__file__).parent
 ROOT = SRC.parents[1]

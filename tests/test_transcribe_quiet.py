@@ -7,7 +7,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ambient.transcribe.cleanup import PROFILES, AmbientCleanup, activations_to_notes, explained
+from ambient.transcribe.cleanup import AmbientCleanup, activations_to_notes, explained
+from ambient.transcribe.profiles import PROFILES
 
 FPS = 86.0
 TIMES = np.arange(430) / FPS  # 5 s

@@ -13,7 +13,9 @@ model saw it struck and no louder pitch explains it (`cleanup.quiet_regions`).
 Two profiles of that clean-up were chosen on a benchmark's tuning set: `pluck` for sharp
 attacks that decay, `pad` for swells; `auto` (the default) picks one per file from how
 impulsive its attacks are (`sound.choose_profile`). In a dry room (`sound.room_fall`) the
-pluck profile lets a note fall further before it ends: no reverb tail follows it there.
+pluck profile lets a note fall further before it ends: no reverb tail follows it there;
+outside halls it ends a decaying note where its pitch's own sound falls as a string let go
+does (`cleanup.release_end`). The presets live in `profiles.py`.
 
 A transcriber is any object with `name`, `settings()` and `notes(model, posteriors, audio)`;
 one with `resolve(audio, rate)` first becomes the concrete settings for that file. The
@@ -34,7 +36,8 @@ from ambient.errors import AmbientError, ParameterError
 from ambient.midi import write_midi
 from ambient.notes import Note
 from ambient.transcribe.basic_pitch import BasicPitchDefaults, BasicPitchModel
-from ambient.transcribe.cleanup import PROFILES, SETTINGS, AmbientCleanup, AutoCleanup
+from ambient.transcribe.cleanup import SETTINGS, AmbientCleanup
+from ambient.transcribe.profiles import PROFILES, AutoCleanup
 from ambient.transcribe.grid import beat_grid, parse_tempo
 
 TRANSCRIBERS = {"ambient": AutoCleanup, "basic-pitch": BasicPitchDefaults}

@@ -13,7 +13,7 @@ import numpy as np
 
 from ambient.audio import TRANSCRIBER_RATE
 from ambient.notes import Note, sort_notes
-from ambient.transcribe.sound import DRY_FALL_DB, choose_profile, room_fall
+from ambient.transcribe.sound import DRY_FALL_DB, pitch_levels, room_fall
 
 LOWEST_PITCH = 21  # basic-pitch's 88 note bins start at A0
 HARMONICS = (12, 19, 24, 28, 31, 36)  # partials 2, 3, 4, 5, 6 and 8, in semitones
@@ -21,7 +21,7 @@ HARMONICS = (12, 19, 24, 28, 31, 36)  # partials 2, 3, 4, 5, 6 and 8, in semiton
 
 @dataclass(frozen=True)
 class AmbientCleanup:
-    """Note creation for sustained, reverberant sound. `PROFILES` holds the tuned presets;
+    """Note creation for sustained, reverberant sound. `profiles.PROFILES` holds the tuned presets;
     any field can be set on top of one (`ambient transcribe --set KEY=VALUE`)."""
     frame_high: float = 0.45      # a note needs its activation above this somewhere
     frame_low: float = 0.22       # ... and lasts while it stays above this
@@ -35,6 +35,14 @@ class AmbientCleanup:
     dry_knee_ratio: float = 0.0   # in a dry room (`sound.room_fall`), knee_ratio is this instead, and
     dry_knee_settle: float = 0.0  # ... knee_settle this: no tail follows a note there, so a fall that
     #                               levels off is the instrument's own decay (0: every room alike)
+    release_drop: float = 0.0     # dB: a note's end moves later, to where its own pitch's level first
+    release_span: float = 0.3     # ... falls this much within this many seconds (let go), after
+    #                               knee_settle; never past where its activation fell for good
+    #                               (`release_end`). 0: the knee's end stands
+    release_room: float = 0.0     # ... only in rooms that let sound fall at least this many dB in half a
+    #                               second (`sound.room_fall`): a hall's tail swells and fades at random
+    release_guard: float = 0.0    # ... and not where the level already falls this × faster after the
+    #                               knee's end than before it (the knee caught a slow release)
     onset_threshold: float = 0.5  # an onset peak this strong near a note's start places it
     quiet_high: float = 0.0       # a note that never reaches frame_high, but reaches this × it, is kept
     quiet_onset: float = 0.5      # ... if an onset this strong starts it and no other pitch explains it:
@@ -63,18 +71,24 @@ class AmbientCleanup:
         return replace(self, frame_high=self.frame_high * k, frame_low=self.frame_low * k)
 
     def for_room(self, audio: np.ndarray, rate: int) -> "AmbientCleanup":
-        """These settings for the room the file was played in. The dry knobs are spent on the
+        """These settings for the room the file was played in. The room knobs are spent on the
         way (set to 0), so the settings a MIDI file records give its notes again."""
-        if self.dry_knee_ratio <= 0:
+        if self.dry_knee_ratio <= 0 and (self.release_drop <= 0 or self.release_room <= 0):
             return self
-        spent = replace(self, dry_knee_ratio=0.0, dry_knee_settle=0.0)
-        if room_fall(audio, rate) < DRY_FALL_DB:
-            return spent
-        return replace(spent, knee_ratio=self.dry_knee_ratio, knee_settle=self.dry_knee_settle)
+        fall = room_fall(audio, rate)
+        spent = replace(self, dry_knee_ratio=0.0, dry_knee_settle=0.0, release_room=0.0)
+        if self.dry_knee_ratio > 0 and fall >= DRY_FALL_DB:
+            spent = replace(spent, knee_ratio=self.dry_knee_ratio, knee_settle=self.dry_knee_settle)
+        if fall < self.release_room:
+            spent = replace(spent, release_drop=0.0)
+        return spent
 
     def notes(self, model, post: dict, audio: np.ndarray) -> list[Note]:
         s = self.for_room(audio, TRANSCRIBER_RATE).for_file(post["note"])
-        return activations_to_notes(post["note"], post["onset"], post["times"], s, level_db(audio, len(post["times"])))
+        frames = len(post["times"])
+        pitch_level = pitch_levels(audio, TRANSCRIBER_RATE, frames, LOWEST_PITCH) if s.release_drop > 0 else None
+        return activations_to_notes(post["note"], post["onset"], post["times"], s, level_db(audio, frames),
+                                    pitch_level)
 
 
 SETTINGS = tuple(name for name in AmbientCleanup.__dataclass_fields__ if name != "profile")  # the knobs
@@ -189,6 +203,34 @@ def note_end(act: np.ndarray, start: int, end: int, s: AmbientCleanup, fps: floa
     return start + cross
 
 
+def release_end(level: np.ndarray, act: np.ndarray, start: int, end: int, stop: int, s: AmbientCleanup,
+                fps: float) -> int:
+    """A note's end (`end`, from the knee), moved later to where its own pitch's level in the
+    audio (`level`, dB per frame) first falls `release_drop` dB within `release_span` seconds.
+
+    A plucked string decays slowly while it is held (5-15 dB a second) and several times
+    faster once it is let go, and the model's activation gives way long before: the knee ends
+    such a note early. The fall is looked for from `knee_settle` seconds into the note (the
+    attack's own decay is not a release) up to where the activation fell for good (the end
+    without a knee, within [start, stop)). Where the level already falls `release_guard` ×
+    faster just after the knee's end than just before it, the knee caught the release (a
+    synthesizer's slow one), and the end stands.
+    """
+    if s.release_drop <= 0:
+        return end
+    w = max(1, int(round(s.release_span * fps)))
+    fell = note_end(act, start, stop, replace(s, knee_ratio=0.0), fps)
+    lo, hi = start + int(round(s.knee_settle * fps)), min(fell, len(level) - w)
+    if hi <= lo:
+        return end
+    if s.release_guard > 0 and start <= end - w and end + w < len(level):
+        before, after = level[end - w] - level[end], level[end] - level[end + w]
+        if after >= s.release_guard * max(before, 1.0):  # a level that held counts as falling 1 dB
+            return end
+    steep = np.flatnonzero(level[lo + w:hi + w] - level[lo:hi] < -s.release_drop)
+    return max(end, min(lo + int(steep[0]), fell)) if steep.size else end
+
+
 def held_level(seg: np.ndarray, settle: int) -> np.ndarray:
     """The peak of seg so far, counted afresh from frame `settle` on (0: from the first frame)."""
     held = np.maximum.accumulate(seg)
@@ -207,7 +249,10 @@ def level_db(audio: np.ndarray, frames: int) -> np.ndarray:
 
 
 def activations_to_notes(note: np.ndarray, onset: np.ndarray, times: np.ndarray, s: AmbientCleanup,
-                         level: np.ndarray | None = None) -> list[Note]:
+                         level: np.ndarray | None = None, pitch_level: np.ndarray | None = None) -> list[Note]:
+    """Notes from the model's activations. level: the mix's level per frame in dB (`level_db`),
+    for velocities; pitch_level: each pitch's own level per frame (`sound.pitch_levels`), for
+    ends at a release (`release_end`)."""
     fps = 1.0 / float(np.median(np.diff(times))) if len(times) > 1 else 86.0
     frame_end = lambda i: float(times[min(i, len(times) - 1)]) if i < len(times) else float(times[-1]) + 1 / fps
     found: list[tuple[int, int, int, float]] = []  # (bin, start frame, end frame, peak)
@@ -218,9 +263,11 @@ def activations_to_notes(note: np.ndarray, onset: np.ndarray, times: np.ndarray,
         loud = held_regions(act, s, fps)
         for a, e in loud + quiet_regions(note, ons, b, loud, s, fps):
             cuts = [a] + split_restrikes(act, ons, a, e, s, fps, rival) + [e]
-            for k, (start, end) in enumerate(zip(cuts[:-1], cuts[1:])):
-                peak = float(act[start:end].max())
-                end = note_end(act, start, end, s, fps)
+            for k, (start, stop) in enumerate(zip(cuts[:-1], cuts[1:])):
+                peak = float(act[start:stop].max())
+                end = note_end(act, start, stop, s, fps)
+                if pitch_level is not None:
+                    end = release_end(pitch_level[:, b], act, start, end, stop, s, fps)
                 # a start goes onto the onset peak the model saw nearby; for a slow swell with
                 # no clear onset, back to the foot of the swell
                 foot = foot_of_swell(act, start, s, fps) if k == 0 else start
@@ -255,7 +302,8 @@ def quiet_regions(note: np.ndarray, ons: np.ndarray, b: int, loud: list[tuple[in
     for a, e in held_regions(act, replace(s, frame_high=s.quiet_high * s.frame_high), fps):
         if any(a < le and e > la for la, le in loud):
             continue
-        if float(ons[max(0, a - w):a + w + 1].max(initial=0.0)) > s.quiet_onset and not explained(note, b, a, e, s.quiet_rival):
+        struck = float(ons[max(0, a - w):a + w + 1].max(initial=0.0)) > s.quiet_onset
+        if struck and not explained(note, b, a, e, s.quiet_rival):
             found.append((a, e))
     return found
 
@@ -307,49 +355,3 @@ def drop_harmonic_echoes(found: list[tuple[int, int, int, float]], s: AmbientCle
         if not echo:
             kept.append((b, start, end, peak))
     return kept
-
-
-
-# Presets chosen on the transcription benchmark's tuning set alone
-# (benchmarks/transcription_tune.py: a coordinate search that keeps a change only if no
-# tuning condition, timbre and room, loses by it).
-PROFILES = {
-    # sharp attacks that decay: a start goes onto the clearest onset nearby; a re-strike of a
-    # ringing string needs only a small rise to count, but an onset near the moment's strongest;
-    # the knee forgets the attack's own decay after 0.3 s (in a dry room, where no tail
-    # follows the note, after 1.2 s, and lets the note fall further before it ends); and a soft
-    # note under louder ones counts when the model saw it struck and no louder pitch explains it
-    "pluck": AmbientCleanup(frame_high=0.495, frame_low=0.132, merge_gap=0.25, release_ratio=0.18, release_hold=0.3,
-                            knee_ratio=0.675, knee_settle=0.3, dry_knee_ratio=0.65, dry_knee_settle=1.2,
-                            onset_threshold=0.3, quiet_high=0.7, quiet_onset=0.5, quiet_rival=0.85, restrike_onset=0.605, restrike_rise=0.054, restrike_window=0.05,
-                            restrike_share=0.8, attack_search=0.5, onset_search=0.2048, min_note=0.16,
-                            harmonic_ratio=0.7, adaptive=0.8, profile="pluck"),
-    # held, swelling sound: the onset head is too late to trust (a start is the foot of the
-    # swell), and a note ends where its held level first gives way
-    "pad": AmbientCleanup(frame_high=0.45, frame_low=0.22, merge_gap=0.15, release_ratio=0.3, release_hold=0.3,
-                          knee_ratio=0.75, onset_threshold=0.8, restrike_onset=0.8, restrike_rise=0.25,
-                          restrike_window=0.05, attack_search=0.5, onset_search=0.08, min_note=0.1,
-                          harmonic_ratio=0.7, adaptive=0.5, profile="pad"),
-}
-@dataclass(frozen=True)
-class AutoCleanup:
-    """A profile chosen from each file's own sound, with any knobs the user set on top."""
-    profile: str = "auto"  # auto, pluck or pad
-    overrides: tuple[tuple[str, float], ...] = ()
-    name = "basic-pitch+ambient"
-
-    def resolve(self, audio: np.ndarray, rate: int) -> AmbientCleanup:
-        """The concrete settings for one file."""
-        chosen = choose_profile(audio, rate) if self.profile == "auto" else self.profile
-        overrides = dict(self.overrides)
-        settings = replace(PROFILES[chosen], **overrides)
-        knee, dry_knee = {"knee_ratio", "knee_settle"}, {"dry_knee_ratio", "dry_knee_settle"}
-        if knee & overrides.keys() and not dry_knee & overrides.keys():
-            settings = replace(settings, dry_knee_ratio=0.0, dry_knee_settle=0.0)  # the user's knee, in every room
-        return settings.for_room(audio, rate)
-
-    def settings(self) -> dict:
-        return {"profile": self.profile, **dict(self.overrides)}
-
-    def notes(self, model, post: dict, audio: np.ndarray) -> list[Note]:
-        return self.resolve(audio, TRANSCRIBER_RATE).notes(model, post, audio)

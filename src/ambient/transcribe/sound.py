@@ -86,6 +86,34 @@ def band_levels(audio: np.ndarray, rate: int, hop: int = 256, n_fft: int = 1024,
     return (10 * np.log10(power + 1e-12)).astype(np.float32)
 
 
+def pitch_levels(audio: np.ndarray, rate: int, frames: int, lowest: int = 21, pitches: int = 88,
+                 hop: int = 256, n_fft: int = 4096, chunk: int = 512) -> np.ndarray:
+    """Per frame, each piano key's own level in dB: the power within half a semitone of its
+    fundamental (the nearest bin, where the band holds none), (frames, pitches), padded or cut
+    to `frames`. A long window (4096 samples: 5.4 Hz bins at 22050 Hz) tells neighbouring keys
+    apart above the bass; the bands are summed a chunk at a time, so an hour never holds more
+    than its (frames, 88) levels."""
+    freqs = np.fft.rfftfreq(n_fft, 1 / rate)
+    f0 = 440.0 * 2 ** ((np.arange(lowest, lowest + pitches) - 69) / 12)
+    near = np.abs(np.log2(np.maximum(freqs, 1e-9)[None, :] / f0[:, None])) < 0.5 / 12
+    for k in np.flatnonzero(~near.any(axis=1)):
+        near[k, np.argmin(np.abs(freqs - f0[k]))] = True
+    used = np.flatnonzero(near.any(axis=0))
+    lo, hi = int(used[0]), int(used[-1]) + 1  # the bins any key hears: under 4.3 kHz
+    bands = near[:, lo:hi].T.astype(np.float32)  # (bins, pitches): a bin is in at most two keys' bands
+    out = np.full((frames, pitches), -120.0, np.float32)
+    at = 0
+    for magnitude in spectra(audio, hop, n_fft, chunk):
+        power = np.square(magnitude[:, lo:hi], dtype=np.float32)
+        block = 10 * np.log10(power @ bands + 1e-12)
+        take = min(len(block), frames - at)
+        if take <= 0:
+            break
+        out[at:at + take] = block[:take]
+        at += take
+    return out
+
+
 DRY_FALL_DB = 60.0  # a room that lets sound fall this far in FALL_SECONDS is dry (RT60 under it)
 FALL_SECONDS = 0.5
 SILENCE_DB = 90.0  # the whole sound this far under its loudest is silence
