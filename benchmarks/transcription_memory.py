@@ -6,7 +6,9 @@ and the audio decoded. basic-pitch's `run_inference` keeps every window's output
 lists, joins them and keeps the pitch-bend contour (and reads the file again itself: about
 100 MB of its figure at 20 minutes is that second copy of the audio); ours writes each
 window straight into whole-file arrays. A third process runs our whole transcription (profile choice and
-clean-up included). Prints one JSON line.
+clean-up included); this record is heard as a pad, so a fourth runs it through the pluck profile
+with its ends at a release in every room (each key's level in the audio, `sound.pitch_levels`,
+is held for the whole file). Prints one JSON line.
 
     python benchmarks/transcription_memory.py [--minutes 20]
 """
@@ -26,7 +28,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 MEASURE = """
 import resource, sys, numpy as np
 from ambient.audio import decode
-from ambient.transcribe import BasicPitchModel, transcribe_audio
+from ambient.transcribe import BasicPitchModel, transcribe_audio, transcriber
 model = BasicPitchModel(threads=1)
 audio = decode(sys.argv[2])
 model.posteriors(audio[:22050 * 5])  # the runtime's own arenas warmed up on both sides
@@ -35,8 +37,10 @@ if sys.argv[1] == "basic-pitch":
     model.inference.run_inference(sys.argv[2], model.model)
 elif sys.argv[1] == "ours":
     model.posteriors(audio)
-else:
+elif sys.argv[1] == "ours, whole transcription":
     transcribe_audio(audio, None, model)
+else:
+    transcribe_audio(audio, transcriber("ambient", "pluck", release_room=0), model)
 print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)
 """
 
@@ -63,7 +67,8 @@ def main() -> None:
         record(wav, args.minutes)
         grown = {kind: int(subprocess.run([sys.executable, "-c", MEASURE, kind, str(wav)], check=True,
                                           capture_output=True, text=True).stdout.split()[-1])
-                 for kind in ("basic-pitch", "ours", "ours, whole transcription")}
+                 for kind in ("basic-pitch", "ours", "ours, whole transcription",
+                              "ours, whole transcription, pluck profile, ends at a release")}
     print(json.dumps({"benchmark": "transcription_memory", "minutes": args.minutes,
                       "peak_growth_mb": grown, "ratio_ours_to_basic_pitch":
                       round(grown["ours"] / max(grown["basic-pitch"], 1), 2)}))
