@@ -37,8 +37,8 @@ from ambient.midi import write_midi
 from ambient.notes import Note
 from ambient.transcribe.basic_pitch import BasicPitchDefaults, BasicPitchModel
 from ambient.transcribe.cleanup import SETTINGS, AmbientCleanup
-from ambient.transcribe.profiles import PROFILES, AutoCleanup
 from ambient.transcribe.grid import beat_grid, parse_tempo
+from ambient.transcribe.profiles import PROFILES, AutoCleanup
 
 TRANSCRIBERS = {"ambient": AutoCleanup, "basic-pitch": BasicPitchDefaults}
 MIDI_SUFFIXES = (".mid", ".midi")

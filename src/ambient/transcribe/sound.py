@@ -1,7 +1,8 @@
-"""What a file's sound says before any note is found: how sharp its attacks are (which
-clean-up profile suits it) and how fast its room lets it fall silent (whether it is dry).
+"""What a file's sound says beside the model's activations: how sharp its attacks are (which
+clean-up profile suits it), how fast its room lets it fall silent (whether it is dry), and
+each key's own level over time (where a plucked note was let go).
 
-Both read a magnitude spectrogram worked out a chunk of frames at a time (`spectra`), so an
+All read a magnitude spectrogram worked out a chunk of frames at a time (`spectra`), so an
 hour-long record never holds its whole spectrogram (1.3 GB) or a padded copy of itself.
 """
 
