@@ -10,14 +10,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ambient.transcribe import PROFILES
-from ambient.transcribe.cleanup import release_end
+from ambient.transcribe.cleanup import activations_to_notes, release_end
 from ambient.transcribe.sound import pitch_levels
 from tests.test_transcribe_profiles import FPS, PLUCK, RATE, TIMES, play
 from tests.test_transcribe_room import plucks
 
 A4 = 69 - 21  # its column in the 88 keys
 SETTINGS = replace(PROFILES["pluck"], adaptive=0.0, release_drop=10.0, release_span=0.3, release_room=0.0,
-                   release_guard=1.25)
+                   release_guard=1.25, release_reach=0.0)
+REACHING = replace(SETTINGS, release_reach=2.0, release_rise=6.0)
 
 
 def test_each_key_hears_its_own_fundamental_and_the_level_falls_when_it_stops():
@@ -77,7 +78,7 @@ def test_a_release_the_knee_already_caught_is_kept_and_the_end_never_passes_the_
     unguarded = release_end(slow_release, act, 0, at_knee, len(act), replace(SETTINGS, release_guard=0.0), FPS)
     assert unguarded / FPS == pytest.approx(1.74, abs=0.03)  # where 15 dB/s, then 80, first falls 10 in 0.3 s
     late_fall = level([(3.5, 10.0), (5.0, 80.0)])  # the audio falls a second after the model stopped hearing it
-    assert release_end(late_fall, act, 0, at_knee, len(act), SETTINGS, FPS) == at_knee
+    assert release_end(late_fall, act, 0, at_knee, len(act), SETTINGS, FPS) == at_knee  # release_reach 0
     early = release_end(level([(0.2, 60.0), (4.0, 5.0)]), act, 0, at_knee, len(act), SETTINGS, FPS)
     assert early == at_knee  # the attack's own fall, inside knee_settle, is not a release
 
@@ -90,3 +91,54 @@ def test_only_a_room_that_lets_sound_fall_fast_enough_keeps_the_release_and_the_
     assert in_dry.release_drop == pluck.release_drop and in_hall.release_drop == 0.0
     for spent in (in_dry, in_hall):
         assert spent.release_room == 0.0 and spent.for_room(hall, RATE) == spent
+
+
+def test_a_held_note_that_decays_out_of_the_models_hearing_ends_at_its_release_within_reach():
+    act, at_knee = decaying_string(2.5), int(1.45 * FPS)  # the model stops hearing it at 2.5 s
+    late_fall = level([(3.5, 10.0), (5.0, 80.0)])  # the key is let go at 3.5 s
+    # the first 0.3 s window that falls 10 dB starts 0.2 s before the release (10 dB/s, then 80)
+    assert release_end(late_fall, act, 0, at_knee, len(act), REACHING, FPS) / FPS == pytest.approx(3.3, abs=0.03)
+    # out of reach: looking 0.5 s past 2.5 s never finds it
+    assert release_end(late_fall, act, 0, at_knee, len(act), replace(REACHING, release_reach=0.5), FPS) == at_knee
+    # the pitch's next note starts at 3 s: this one cannot run into it
+    assert release_end(late_fall, act, 0, at_knee, len(act), REACHING, FPS, limit=int(3.0 * FPS)) == at_knee
+
+
+def test_a_level_that_rises_after_the_model_stopped_hearing_the_note_is_another_sound():
+    act, at_knee = decaying_string(2.5), int(1.45 * FPS)
+    t = TIMES
+    other = level([(3.5, 10.0), (5.0, 80.0)]) + np.where((t >= 2.8) & (t < 3.5), 10.0, 0.0).astype(np.float32)
+    # 10 dB more at 2.8 s (another note's partial in this key's band): the look stops there
+    assert release_end(other, act, 0, at_knee, len(act), REACHING, FPS) == at_knee
+    assert release_end(other, act, 0, at_knee, len(act), replace(REACHING, release_rise=12.0), FPS) > 3.0 * FPS
+
+
+def test_a_short_note_let_go_before_knee_settle_keeps_its_end_whatever_falls_later():
+    # let go at 0.4 s; a second later the key's band falls again (something else): the search
+    # starts at the knee's end, in the release's own fall, not knee_settle seconds in (the
+    # guard is off: it would keep this end on its own)
+    act = np.zeros(len(TIMES), np.float32)
+    act[:int(0.45 * FPS)] = 0.8
+    at_knee = int(0.45 * FPS)
+    later = level([(0.4, 0.0), (0.65, 80.0), (1.5, 0.0), (1.8, 80.0)])
+    s = replace(REACHING, knee_settle=1.2, release_guard=0.0)
+    assert release_end(later, act, 0, at_knee, len(act), s, FPS) == at_knee
+    held = level([(1.5, 5.0), (1.8, 80.0)])  # the same note held to 1.5 s: its release is found
+    assert release_end(held, act, 0, at_knee, len(act), s, FPS) / FPS == pytest.approx(1.3, abs=0.03)
+
+
+def test_in_the_notes_a_held_note_reaches_its_release_but_never_the_next_note_of_its_pitch():
+    act = np.zeros((len(TIMES), 88), np.float32)
+    act[:, 40] = decaying_string(2.5)
+    onset = np.zeros_like(act)
+    onset[0, 40] = 0.9
+    keys = np.full((len(TIMES), 88), -120.0, np.float32)
+    keys[:, 40] = level([(3.5, 10.0), (5.0, 80.0)])
+    post = (onset, TIMES)
+    [alone] = activations_to_notes(act, *post, REACHING.for_file(act), None, keys)
+    assert alone.end == pytest.approx(3.3, abs=0.03)
+    again = act.copy()
+    again[int(3.0 * FPS):int(4.0 * FPS), 40] = 0.8  # the key struck again at 3 s
+    onset[int(3.0 * FPS), 40] = 0.9
+    first, second = activations_to_notes(again, *post, REACHING.for_file(again), None, keys)
+    assert second.start == pytest.approx(3.0, abs=0.03) and first.end <= second.start

@@ -37,12 +37,16 @@ class AmbientCleanup:
     #                               levels off is the instrument's own decay (0: every room alike)
     release_drop: float = 0.0     # dB: a note's end moves later, to where its own pitch's level first
     release_span: float = 0.3     # ... falls this much within this many seconds (let go), after
-    #                               knee_settle; never past where its activation fell for good
+    #                               knee_settle, up to where its activation fell for good
     #                               (`release_end`). 0: the knee's end stands
     release_room: float = 0.0     # ... only in rooms that let sound fall at least this many dB in half a
     #                               second (`sound.room_fall`): a hall's tail swells and fades at random
     release_guard: float = 0.0    # ... and not where the level already falls this × faster after the
     #                               knee's end than before it (the knee caught a slow release)
+    release_reach: float = 0.0    # ... and this many seconds past it (a held note decays out of the
+    #                               model's hearing before it is let go),
+    release_rise: float = 6.0     # ... while the level stays under this many dB over its level there
+    #                               (a held note only decays: a rise is another sound)
     onset_threshold: float = 0.5  # an onset peak this strong near a note's start places it
     quiet_high: float = 0.0       # a note that never reaches frame_high, but reaches this × it, is kept
     quiet_onset: float = 0.5      # ... if an onset this strong starts it and no other pitch explains it:
@@ -204,23 +208,31 @@ def note_end(act: np.ndarray, start: int, end: int, s: AmbientCleanup, fps: floa
 
 
 def release_end(level: np.ndarray, act: np.ndarray, start: int, end: int, stop: int, s: AmbientCleanup,
-                fps: float) -> int:
+                fps: float, limit: int | None = None) -> int:
     """A note's end (`end`, from the knee), moved later to where its own pitch's level in the
     audio (`level`, dB per frame) first falls `release_drop` dB within `release_span` seconds.
 
     A plucked string decays slowly while it is held (5-15 dB a second) and several times
     faster once it is let go, and the model's activation gives way long before: the knee ends
     such a note early. The fall is looked for from `knee_settle` seconds into the note (the
-    attack's own decay is not a release) up to where the activation fell for good (the end
-    without a knee, within [start, stop)). Where the level already falls `release_guard` ×
-    faster just after the knee's end than just before it, the knee caught the release (a
-    synthesizer's slow one), and the end stands.
+    attack's own decay is not a release), or from the knee's end if that comes first (a short
+    note let go already), up to where the activation fell for good (the end without a knee,
+    within [start, stop)) and `release_reach` seconds on: a held note decays out of the
+    model's hearing before it is let go. That last stretch stops where the level rises
+    `release_rise` dB over its level where the activation fell (a held note only decays: a
+    rise is another sound in the key's band) and at `limit` (the pitch's next note). Where
+    the level already falls `release_guard` × faster just after the knee's end than just
+    before it, the knee caught the release (a synthesizer's slow one), and the end stands.
     """
     if s.release_drop <= 0:
         return end
     w = max(1, int(round(s.release_span * fps)))
     fell = note_end(act, start, stop, replace(s, knee_ratio=0.0), fps)
-    lo, hi = start + int(round(s.knee_settle * fps)), min(fell, len(level) - w)
+    reach = min(fell + int(round(s.release_reach * fps)), len(level) if limit is None else limit)
+    if reach > fell:
+        rises = np.flatnonzero(level[fell:reach] > level[fell] + s.release_rise)
+        reach = fell + int(rises[0]) if rises.size else reach
+    lo, hi = min(start + int(round(s.knee_settle * fps)), end), min(reach, len(level) - w)
     if hi <= lo:
         return end
     if s.release_guard > 0 and start <= end - w and end + w < len(level):
@@ -228,7 +240,7 @@ def release_end(level: np.ndarray, act: np.ndarray, start: int, end: int, stop: 
         if after >= s.release_guard * max(before, 1.0):  # a level that held counts as falling 1 dB
             return end
     steep = np.flatnonzero(level[lo + w:hi + w] - level[lo:hi] < -s.release_drop)
-    return max(end, min(lo + int(steep[0]), fell)) if steep.size else end
+    return max(end, min(lo + int(steep[0]), reach)) if steep.size else end
 
 
 def held_level(seg: np.ndarray, settle: int) -> np.ndarray:
@@ -261,13 +273,16 @@ def activations_to_notes(note: np.ndarray, onset: np.ndarray, times: np.ndarray,
         act, ons = note[:, b], onset[:, b]
         rival = None if strongest is None else rival_onsets(strongest, second, b)
         loud = held_regions(act, s, fps)
-        for a, e in loud + quiet_regions(note, ons, b, loud, s, fps):
+        regions = sorted(loud + quiet_regions(note, ons, b, loud, s, fps))
+        for r, (a, e) in enumerate(regions):
+            after = regions[r + 1][0] if r + 1 < len(regions) else len(act)  # the pitch's next note
             cuts = [a] + split_restrikes(act, ons, a, e, s, fps, rival) + [e]
             for k, (start, stop) in enumerate(zip(cuts[:-1], cuts[1:])):
                 peak = float(act[start:stop].max())
                 end = note_end(act, start, stop, s, fps)
                 if pitch_level is not None:
-                    end = release_end(pitch_level[:, b], act, start, end, stop, s, fps)
+                    end = release_end(pitch_level[:, b], act, start, end, stop, s, fps,
+                                      stop if stop < e else after)
                 # a start goes onto the onset peak the model saw nearby; for a slow swell with
                 # no clear onset, back to the foot of the swell
                 foot = foot_of_swell(act, start, s, fps) if k == 0 else start
