@@ -142,3 +142,15 @@ def test_in_the_notes_a_held_note_reaches_its_release_but_never_the_next_note_of
     onset[int(3.0 * FPS), 40] = 0.9
     first, second = activations_to_notes(again, *post, REACHING.for_file(again), None, keys)
     assert second.start == pytest.approx(3.0, abs=0.03) and first.end <= second.start
+
+
+@settings(max_examples=40, deadline=None)
+@given(held=st.floats(0.5, 4.0), let_go=st.floats(0.5, 8.0), rate=st.floats(0.0, 30.0),
+       reach=st.floats(0.0, 4.0), rise=st.floats(0.0, 12.0), next_note=st.floats(1.0, 10.0))
+def test_an_end_only_moves_later_and_never_into_the_pitchs_next_note(held, let_go, rate, reach, rise, next_note):
+    act, at_knee = decaying_string(held), int(0.4 * held * FPS)
+    keys = level([(let_go, rate), (let_go + 1.0, 80.0)])
+    limit = max(int(next_note * FPS), int(held * FPS))  # the next note starts after this one's region
+    s = replace(REACHING, release_reach=reach, release_rise=rise)
+    end = release_end(keys, act, 0, at_knee, int(held * FPS), s, FPS, limit=limit)
+    assert at_knee <= end <= limit
