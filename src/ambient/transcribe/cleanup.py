@@ -281,6 +281,7 @@ def activations_to_notes(note: np.ndarray, onset: np.ndarray, times: np.ndarray,
                 peak = float(act[start:stop].max())
                 end = note_end(act, start, stop, s, fps)
                 if pitch_level is not None:
+                    # never into what sounds next on this key: a re-strike's cut, or its next note
                     end = release_end(pitch_level[:, b], act, start, end, stop, s, fps,
                                       stop if stop < e else after)
                 # a start goes onto the onset peak the model saw nearby; for a slow swell with
