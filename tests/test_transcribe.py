@@ -106,15 +106,23 @@ def test_cli_transcribes_a_batch_where_bad_files_fail_alone(tmp_path):
     (tmp_path / "empty.mp3").write_bytes(b"")
     (tmp_path / "text.mp3").write_text("not audio at all\n" * 20)
     sf.write(str(tmp_path / "quiet.wav"), np.zeros(22050 * 2), 22050)
+    sf.write(str(tmp_path / "click.wav"), np.full(200, 0.5), 22050)  # shorter than one model frame
+    sf.write(str(tmp_path / "nan.wav"), np.full(22050, np.nan, np.float32), 22050, subtype="FLOAT")
     out = tmp_path / "midi"
     result = subprocess.run([sys.executable, "-m", "ambient", "transcribe", tmp_path / "empty.mp3",
                              tmp_path / "good.wav", tmp_path / "text.mp3", tmp_path / "quiet.wav",
-                             tmp_path / "gone.wav", "-o", out], capture_output=True, text=True, timeout=300)
+                             tmp_path / "gone.wav", tmp_path / "click.wav", tmp_path / "nan.wav", "-o", out],
+                            capture_output=True, text=True, timeout=300)
     assert result.returncode == 1
     errors = result.stderr.strip().splitlines()
-    assert len(errors) == 4 and "Traceback" not in result.stderr
-    assert "empty.mp3: empty file" in errors[0] and "text.mp3: not readable audio" in errors[1]
+    assert len(errors) == 6 and "Traceback" not in result.stderr
+    assert "empty.mp3: empty file" in errors[0]
+    # libsndfile's own words for bytes it cannot parse as MP3 are "does not exist ... (possibly a pipe?)"
+    assert errors[1].endswith("text.mp3: not readable audio (not a format we recognise: no WAV, FLAC, OGG or MP3 "
+                              "data in it)")
     assert "quiet.wav: no notes found" in errors[2] and "gone.wav: no such file" in errors[3]
+    assert errors[4].endswith("click.wav: too short to transcribe (0.009 s of audio; a note needs 0.1 s)")
+    assert errors[5].endswith("nan.wav: damaged audio (its samples are not numbers: NaN or infinite)")
     assert sorted(p.name for p in out.iterdir()) == ["good.mid"]
 
 
@@ -153,3 +161,10 @@ def test_posteriors_match_basic_pitchs_own_inference(model, tmp_path, seconds):
         # (they run one window per call, we run several: the last bits may differ)
         assert ours[key].shape == theirs[key].shape and np.allclose(ours[key], theirs[key], atol=1e-5)
     assert ours["contour"].shape == (len(theirs["contour"]), 0)
+
+
+def test_audio_shorter_than_one_model_frame_has_no_notes(model):
+    from ambient.transcribe import transcribe_audio, transcriber
+
+    for method in (transcriber("ambient"), transcriber("basic-pitch")):
+        assert transcribe_audio(np.full(200, 0.5, np.float32), method, model) == []

@@ -49,7 +49,7 @@ def read_blocks(path: str | Path, frames: int) -> Iterator[np.ndarray]:
     try:
         f = sf.SoundFile(str(path))
     except (sf.LibsndfileError, RuntimeError) as e:
-        raise AmbientError(f"{path}: cannot read audio ({e})") from None
+        raise AmbientError(f"{path}: cannot read audio ({unreadable_reason(e)})") from None
     with f:
         for block in f.blocks(blocksize=frames, dtype="float32", always_2d=True):
             yield block.T
@@ -63,7 +63,7 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
     try:
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError) as e:
-        raise AmbientError(f"{path}: cannot read audio ({e})") from None
+        raise AmbientError(f"{path}: cannot read audio ({unreadable_reason(e)})") from None
     return data.T, rate
 
 
@@ -115,7 +115,7 @@ def _decode(path: Path, rate: int) -> np.ndarray:
     try:
         source = sf.SoundFile(str(path))
     except (sf.LibsndfileError, RuntimeError, TypeError) as e:
-        raise AmbientError(f"{path}: not readable audio ({_short(e)})") from None
+        raise AmbientError(f"{path}: not readable audio ({unreadable_reason(e)})") from None
     pieces = []
     with source:
         if source.frames == 0 or source.samplerate <= 0:
@@ -131,6 +131,8 @@ def _decode(path: Path, rate: int) -> np.ndarray:
                 with np.errstate(invalid="ignore"):
                     mono = block.mean(axis=1, dtype=np.float32)
                 broken = np.flatnonzero(~np.isfinite(mono))
+                if broken.size and not pieces and broken[0] == 0:
+                    raise AmbientError(f"{path}: damaged audio (its samples are not numbers: NaN or infinite)")
                 if broken.size:  # a truncated MP3 promises frames it does not hold: keep the rest
                     mono = mono[:broken[0]]
                 pieces.append(stream.resample_chunk(mono) if stream else mono)
@@ -202,6 +204,18 @@ def _decode_with_ffmpeg(path: Path, rate: int) -> np.ndarray:
 
 def _short(e: Exception) -> str:
     return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+
+
+def unreadable_reason(e: Exception) -> str:
+    """libsndfile's complaint about a file, said once and plainly. It repeats the path
+    ("Error opening '/x.mp3': ..."), and for bytes its MP3 reader cannot parse it says the
+    file "does not exist or is not a regular file (possibly a pipe?)", which misleads."""
+    reason = _short(e)
+    if reason.startswith("Error opening ") and "': " in reason:
+        reason = reason.split("': ", 1)[1]
+    if "possibly a pipe" in reason or reason.rstrip(".").lower() == "format not recognised":
+        return "not a format we recognise: no WAV, FLAC, OGG or MP3 data in it"
+    return reason.rstrip(".")
 
 
 def write_mono(path: str | Path, audio: np.ndarray, rate: int = TRANSCRIBER_RATE) -> Path:

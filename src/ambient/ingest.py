@@ -97,14 +97,13 @@ def _ingest_one(source: Path, repo: Path, known: dict[str, Path]) -> tuple[bool,
 def _check_readable(path: Path) -> None:
     import soundfile as sf
 
-    from ambient.audio import quiet_native_stderr
+    from ambient.audio import quiet_native_stderr, unreadable_reason
 
     try:
         with quiet_native_stderr():
             info = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError, TypeError) as e:
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise AmbientError(f"{path}: not readable audio ({reason})") from None
+        raise AmbientError(f"{path}: not readable audio ({unreadable_reason(e)})") from None
     if info.frames == 0:
         raise AmbientError(f"{path}: no audio frames")
 

@@ -42,6 +42,7 @@ from ambient.transcribe.profiles import PROFILES, AutoCleanup
 
 TRANSCRIBERS = {"ambient": AutoCleanup, "basic-pitch": BasicPitchDefaults}
 MIDI_SUFFIXES = (".mid", ".midi")
+SHORTEST = 0.1  # seconds of audio: the shortest note any profile keeps (`min_note`)
 
 
 def transcriber(method: str = "ambient", profile: str = "auto", **settings):
@@ -90,7 +91,10 @@ def transcribe_audio(audio: np.ndarray, method=None, model: BasicPitchModel | No
     model = model or BasicPitchModel()
     if not audio.size or float(np.abs(audio).max()) < 1e-4:
         return []
-    return method.notes(model, model.posteriors(audio), audio)
+    post = model.posteriors(audio)
+    if not len(post["times"]):  # shorter than one of the model's frames
+        return []
+    return method.notes(model, post, audio)
 
 
 def transcribe_file(path: str | Path, out: str | Path, method=None, model: BasicPitchModel | None = None,
@@ -103,6 +107,9 @@ def transcribe_file(path: str | Path, out: str | Path, method=None, model: Basic
     audio = decode(path)
     if hasattr(method, "resolve"):  # the settings this file gets are the ones recorded
         method = method.resolve(audio, TRANSCRIBER_RATE)
+    if len(audio) < SHORTEST * TRANSCRIBER_RATE:
+        raise AmbientError(f"{path}: too short to transcribe ({len(audio) / TRANSCRIBER_RATE:.3f} s of audio; "
+                           f"a note needs {SHORTEST} s)")
     notes = transcribe_audio(audio, method, model)
     if not notes:
         raise AmbientError(f"{path}: no notes found (silence, or nothing pitched)")
