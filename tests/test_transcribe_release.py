@@ -83,6 +83,19 @@ def test_a_release_the_knee_already_caught_is_kept_and_the_end_never_passes_the_
     assert early == at_knee  # the attack's own fall, inside knee_settle, is not a release
 
 
+def test_a_fall_over_before_the_knees_end_is_the_attacks_decay_and_does_not_hide_the_release():
+    act, at_knee = decaying_string(2.5), int(1.45 * FPS)
+    # 40 dB a second from 0.3 s to 0.8 s (after knee_settle), then held at 5 dB a second until
+    # let go at 2.5 s: the early fall ended long before the knee's end, so the look goes past it
+    early_decay = level([(0.3, 0.0), (0.8, 40.0), (2.5, 5.0), (4.0, 80.0)])
+    end = release_end(early_decay, act, 0, at_knee, len(act), SETTINGS, FPS)
+    assert end / FPS == pytest.approx(2.32, abs=0.03)  # where 5 dB/s, then 80, first falls 10 in 0.3 s
+    # a fall still under way at the knee's end is the release the knee caught, guard or not
+    caught = level([(1.3, 5.0), (1.6, 40.0), (2.5, 5.0), (4.0, 80.0)])
+    for guard in (SETTINGS.release_guard, 0.0):
+        assert release_end(caught, act, 0, at_knee, len(act), replace(SETTINGS, release_guard=guard), FPS) == at_knee
+
+
 def test_only_a_room_that_lets_sound_fall_fast_enough_keeps_the_release_and_the_gate_is_spent():
     pluck = PROFILES["pluck"]
     assert pluck.release_drop > 0 and pluck.release_room > 0

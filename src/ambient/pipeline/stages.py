@@ -149,8 +149,9 @@ def standard_stages(params: dict) -> list[Stage]:
               accepts=(".mp3", ".wav", ".flac", ".ogg", ".m4a", ".aac", ".mp4")),
         # version 2: the profiles and clean-up of 2026-12-02 (knee, re-strikes, echoes) write other notes;
         # version 3: the pluck profile's dry-room knee; 4: its quiet notes; 5: its ends at a release (all 2026-12-03);
-        # 6: a release looked for past where the model stopped hearing a held note
-        Stage("transcribe", 6, "wav", "midi", "map", transcribe_stage, p["transcribe"], accepts=(".wav",)),
+        # 6: a release looked for past where the model stopped hearing a held note; 7: and past
+        # an early fall that was over before the knee's end
+        Stage("transcribe", 7, "wav", "midi", "map", transcribe_stage, p["transcribe"], accepts=(".wav",)),
         Stage("tokenize", 1, "midi", "tokens", "map", tokenize_stage, p["tokenize"], accepts=(".mid",)),
         Stage("train", 1, "tokens", "models", "reduce", train_stage, p["train"], accepts=(".npy",),
               keep_history=True),

@@ -214,9 +214,11 @@ def release_end(level: np.ndarray, act: np.ndarray, start: int, end: int, stop: 
 
     A plucked string decays slowly while it is held (5-15 dB a second) and several times
     faster once it is let go, and the model's activation gives way long before: the knee ends
-    such a note early. The fall is looked for from `knee_settle` seconds into the note (the
-    attack's own decay is not a release), or from the knee's end if that comes first (a short
-    note let go already), up to where the activation fell for good (the end without a knee,
+    such a note early. The fall is looked for from the knee's end, counting one that is still
+    under way there (one over before it is the attack's early decay: the knee heard the note held
+    on past it), but not before `knee_settle` seconds into the note (the attack's own decay is
+    not a release) unless the knee ended sooner (a short note let go already), up to where the
+    activation fell for good (the end without a knee,
     within [start, stop)) and `release_reach` seconds on: a held note decays out of the
     model's hearing before it is let go. That last stretch stops where the level rises
     `release_rise` dB over its level where the activation fell (a held note only decays: a
@@ -232,7 +234,8 @@ def release_end(level: np.ndarray, act: np.ndarray, start: int, end: int, stop: 
     if reach > fell:
         rises = np.flatnonzero(level[fell:reach] > level[fell] + s.release_rise)
         reach = fell + int(rises[0]) if rises.size else reach
-    lo, hi = min(start + int(round(s.knee_settle * fps)), end), min(reach, len(level) - w)
+    lo = max(min(start + int(round(s.knee_settle * fps)), end), end - w)
+    hi = min(reach, len(level) - w)
     if hi <= lo:
         return end
     if s.release_guard > 0 and start <= end - w and end + w < len(level):
