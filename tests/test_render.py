@@ -135,3 +135,12 @@ def test_cli_bad_midi(tmp_path):
     result = run_cli("render", fake, "-o", tmp_path / "out.wav")
     assert result.returncode == 1 and "song.mid: not a MIDI file" in result.stderr
     assert not (tmp_path / "out.wav").exists()
+
+
+def test_cli_warns_when_a_render_is_silent(tmp_path):
+    # 5 ms notes under stratosphere's 2 s raised-cosine attack peak near -100 dBFS: nothing to hear
+    midi = write_midi(tmp_path / "blips.mid", [Note(0.25 * i, 0.25 * i + 0.005, 60 + i, 90) for i in range(8)])
+    result = run_cli("render", midi, "-o", tmp_path / "out.wav", "-i", "stratosphere")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip().endswith("out.wav: the render is silent: its 8 notes are too short or too quiet "
+                                          "to sound")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from pathlib import Path
 from typing import Optional
 
@@ -97,6 +99,9 @@ def render_and_report(notes, output: Path, instrument: str, **options) -> None:
                       **options)
     typer.echo(f"{report.path}: {report.seconds:.1f} s of {instrument}, {report.lufs:.1f} LUFS, "
                f"peak {report.peak_dbfs:.1f} dBFS")
+    if not math.isfinite(report.lufs):  # under the meter's -70 LUFS gate: nothing anyone would hear
+        typer.echo(f"warning: {report.path}: the render is silent: its {len(notes)} notes are too short or too "
+                   f"quiet to sound", err=True)
 
 
 def render(
