@@ -105,11 +105,11 @@ def transcribe_file(path: str | Path, out: str | Path, method=None, model: Basic
     the notes keep their exact times."""
     method = method or AutoCleanup()
     audio = decode(path)
-    if hasattr(method, "resolve"):  # the settings this file gets are the ones recorded
-        method = method.resolve(audio, TRANSCRIBER_RATE)
     if len(audio) < SHORTEST * TRANSCRIBER_RATE:
         raise AmbientError(f"{path}: too short to transcribe ({len(audio) / TRANSCRIBER_RATE:.3f} s of audio; "
                            f"a note needs {SHORTEST} s)")
+    if hasattr(method, "resolve"):  # the settings this file gets are the ones recorded
+        method = method.resolve(audio, TRANSCRIBER_RATE)
     notes = transcribe_audio(audio, method, model)
     if not notes:
         raise AmbientError(f"{path}: no notes found (silence, or nothing pitched)")

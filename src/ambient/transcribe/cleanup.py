@@ -214,17 +214,17 @@ def release_end(level: np.ndarray, act: np.ndarray, start: int, end: int, stop: 
 
     A plucked string decays slowly while it is held (5-15 dB a second) and several times
     faster once it is let go, and the model's activation gives way long before: the knee ends
-    such a note early. The fall is looked for from the knee's end, counting one that is still
-    under way there (one over before it is the attack's early decay: the knee heard the note held
-    on past it), but not before `knee_settle` seconds into the note (the attack's own decay is
-    not a release) unless the knee ended sooner (a short note let go already), up to where the
-    activation fell for good (the end without a knee,
-    within [start, stop)) and `release_reach` seconds on: a held note decays out of the
-    model's hearing before it is let go. That last stretch stops where the level rises
-    `release_rise` dB over its level where the activation fell (a held note only decays: a
-    rise is another sound in the key's band) and at `limit` (the pitch's next note). Where
-    the level already falls `release_guard` × faster just after the knee's end than just
-    before it, the knee caught the release (a synthesizer's slow one), and the end stands.
+    such a note early. The fall is looked for from the knee's end, counting one still under way
+    there (one over before it is the attack's early decay: the knee heard the note held on past
+    it), but not before `knee_settle` seconds into the note (the attack's own decay is not a
+    release) unless the knee ended sooner (a short note let go already), up to where the
+    activation fell for good (the end without a knee, within [start, stop)) and
+    `release_reach` seconds on: a held note decays out of the model's hearing before it is let
+    go. That last stretch stops where the level rises `release_rise` dB over its level where
+    the activation fell (a held note only decays: a rise is another sound in the key's band)
+    and at `limit` (the pitch's next note). Where the level already falls `release_guard` ×
+    faster just after the knee's end than just before it, the knee caught the release (a
+    synthesizer's slow one), and the end stands.
     """
     if s.release_drop <= 0:
         return end
