@@ -89,12 +89,9 @@ def transcribe_audio(audio: np.ndarray, method=None, model: BasicPitchModel | No
     """Notes in mono audio at the transcriber's rate."""
     method = method or AutoCleanup()
     model = model or BasicPitchModel()
-    if not audio.size or float(np.abs(audio).max()) < 1e-4:
-        return []
-    post = model.posteriors(audio)
-    if not len(post["times"]):  # shorter than one of the model's frames
-        return []
-    return method.notes(model, post, audio)
+    if len(audio) < SHORTEST * TRANSCRIBER_RATE or float(np.abs(audio).max()) < 1e-4:
+        return []  # too short for a note (or for one of the model's frames), or silent
+    return method.notes(model, model.posteriors(audio), audio)
 
 
 def transcribe_file(path: str | Path, out: str | Path, method=None, model: BasicPitchModel | None = None,

@@ -23,8 +23,8 @@ PROFILES = {
     # halls, a note the knee ended early runs on to where its pitch's sound falls 10 dB in
     # 0.3 s, as a string let go does, unless the knee caught a release already (looking past
     # early falls over before the knee's end, up to 2 s past where the model stopped hearing it,
-    # while its level never rises 6 dB); and a soft
-    # note under louder ones counts when the model saw it struck and no louder pitch explains it
+    # while its level never rises 6 dB); and a soft note under louder ones counts when the model
+    # saw it struck and no louder pitch explains it
     "pluck": AmbientCleanup(frame_high=0.495, frame_low=0.132, merge_gap=0.25, release_ratio=0.18, release_hold=0.3,
                             knee_ratio=0.675, knee_settle=0.3, dry_knee_ratio=0.65, dry_knee_settle=1.2,
                             release_drop=10.0, release_span=0.3, release_room=28.0, release_guard=1.25,
