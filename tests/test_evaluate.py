@@ -169,3 +169,20 @@ def test_eval_with_nothing_long_enough_says_so(tiny_model_dir, tmp_path):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 1 and "no held-out piece is long enough" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_eval_primes_a_piece_that_opens_in_silence_from_its_first_note_and_names_what_it_skips(
+        tiny_model_dir, tmp_path):
+    folder = tmp_path / "late"
+    write_midi(folder / "late.mid", scale_run(C_MAJOR, 40, start=33.0))   # first note 33 s in
+    write_midi(folder / "short.mid", scale_run(C_MAJOR, 8))
+    out = tmp_path / "eval.json"
+    result = subprocess.run([sys.executable, "-m", "ambient", "eval", folder, "--model", tiny_model_dir,
+                             "--primer-seconds", "10", "--seconds", "20", "-o", out],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(out.read_text())
+    assert [row["piece"] for row in report["per_piece"]] == ["late.mid"]
+    assert report["per_piece"][0]["real"]["notes"] == 40   # 20 s of notes every 0.5 s after a 10 s primer
+    assert list(report["skipped"]) == ["short.mid"]
+    assert "skipped short.mid: too short" in result.stderr and "Traceback" not in result.stderr

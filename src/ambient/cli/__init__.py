@@ -16,7 +16,7 @@ import sys
 
 import typer
 
-from ambient.cli import collection, evaluate, music, pipeline, stream, studio
+from ambient.cli import collection, compose, evaluate, music, pipeline, stream, studio
 from ambient.cli.output import flag_for, print_error, say
 from ambient.errors import AmbientError, ParameterError
 
@@ -31,7 +31,7 @@ def _options(debug: bool = typer.Option(False, "--debug", help="Show tracebacks 
     _debug = debug
 
 
-for group in (music, collection, evaluate, stream, studio):
+for group in (music, compose, collection, evaluate, stream, studio):
     group.register(app)
 app.add_typer(pipeline.app, name="pipeline")
 

@@ -73,4 +73,7 @@ def evaluate_model(model_path: str | Path | None, data: str | Path, cfg: EvalCon
         pieces = read_pieces(data, warn)
     model, config = load_model(model_dir(model_path) or DEFAULT_MODEL_DIR)
     config = {**config, "path": str(model_path) if model_path is not None else "bundled"}
-    return evaluate(model, config, pieces, cfg or EvalConfig(), corpus, on_piece)
+    report = evaluate(model, config, pieces, cfg or EvalConfig(), corpus, on_piece)
+    for name, why in report["skipped"].items():
+        warn(f"skipped {name}: {why}")
+    return report
