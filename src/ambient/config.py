@@ -63,11 +63,16 @@ class TrainConfig:
     transpose: int = 3             # augmentation: uniform shift in [-3, 3] semitones (paper)
     stretch: float = 0.05          # augmentation: time-stretch factor in [0.95, 1.05] (paper)
     minutes: float = 0.0           # wall-clock budget; 0 means the step count decides
+    patience: int = 0              # stop after this many validations without a new best; 0: never
 
     def __post_init__(self):
         for name in ("steps", "batch_size", "val_every"):
             if getattr(self, name) < 1:
                 raise ParameterError(name, f"must be at least 1, got {getattr(self, name)}")
+        if self.minutes < 0:
+            raise ParameterError("minutes", f"must be 0 (no limit) or more, got {self.minutes}")
+        if self.patience < 0:
+            raise ParameterError("patience", f"must be 0 (never stop early) or more, got {self.patience}")
 
 
 @dataclass(frozen=True)

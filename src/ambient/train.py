@@ -114,11 +114,14 @@ def evaluate(model: MusicTransformer, windows: torch.Tensor, batch: int = 8) -> 
     return total / max(count, 1)
 
 
-def learning_rate(step: int, cfg: TrainConfig) -> float:
-    """Linear warmup, then cosine decay to a tenth of the peak."""
+def learning_rate(step: int, cfg: TrainConfig, seconds: float = 0.0) -> float:
+    """Linear warmup, then cosine decay to a tenth of the peak, over the steps or the time
+    budget, whichever runs out first (a run budgeted by minutes still ends its decay)."""
     if step < cfg.warmup_steps:
         return cfg.learning_rate * (step + 1) / cfg.warmup_steps
     progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+    if cfg.minutes > 0:
+        progress = max(progress, seconds / (cfg.minutes * 60))
     return cfg.learning_rate * (0.1 + 0.45 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
@@ -170,14 +173,17 @@ def _distributed(device: str) -> tuple[int, int, str]:
 
 def train(data_dir: str | Path, out_dir: str | Path, model_config: ModelConfig | None = None,
           cfg: TrainConfig | None = None, *, resume: bool = False, device: str = "cpu",
-          init_from: str | Path | None = None, progress=None, log=print, on_validation=None, **info) -> dict:
+          init_from: str | Path | None = None, progress=None, log=print, on_validation=None, on_step=None,
+          **info) -> dict:
     """Train on data_dir, keep the best model in out_dir; returns the summary in config.json.
 
     `init_from` starts from another model directory's weights (fine-tuning, "default" for
     the bundled model); it must have the same architecture, but a relative-attention
     model may be fine-tuned at another context length (its weights do not depend on it).
     `on_validation(rank, state)` runs on every rank after each validation, once rank 0
-    has written out_dir (Ray Train reports its checkpoint there).
+    has written out_dir (Ray Train reports its checkpoint there); `on_step(state)` on rank 0
+    after every step (the pipeline's progress). `cfg.patience` stops the run once that many
+    validations in a row found no better held-out loss.
     """
     cfg = cfg or TrainConfig()
     if cfg.learning_rate is None:
@@ -233,6 +239,13 @@ def train(data_dir: str | Path, out_dir: str | Path, model_config: ModelConfig |
         "training": {**asdict(cfg), "processes": world, "device": device},
         "parameters": model.num_parameters(),
     }
+    if init_from is not None and not resume:
+        # where the fine-tune starts from, so its gain can be said in one line at the end
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda")):
+            state["initial_val"] = evaluate(model, val_windows)
+        if rank == 0:
+            log(f"held-out loss before training: {state['initial_val']:.3f} nats/token")
+    summary["metrics"] = {"initial_validation_loss": round(state["initial_val"], 4)} if "initial_val" in state else {}
     started = time.monotonic() - state["seconds"]
     model.train()
     task = progress.add_task("training", total=cfg.steps, completed=state["step"]) if progress and rank == 0 else None
@@ -242,7 +255,7 @@ def train(data_dir: str | Path, out_dir: str | Path, model_config: ModelConfig |
         torch.manual_seed(cfg.seed * 1_000_003 + step * world + rank)  # dropout masks
         batch = sample_batch(train_set, weights, cfg.batch_size // world, model_config.context, cfg, rng).to(device)
         for group in optimizer.param_groups:
-            group["lr"] = learning_rate(step, cfg)
+            group["lr"] = learning_rate(step, cfg, state["seconds"])
         # bf16 autocast on GPUs (no loss scaling needed, unlike fp16); CPU stays fp32
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
             _, loss = net(batch[:, :-1], batch[:, 1:])
@@ -262,8 +275,8 @@ def train(data_dir: str | Path, out_dir: str | Path, model_config: ModelConfig |
             if rank == 0:
                 if val < state["best_val"]:
                     state["best_val"], state["best_step"] = val, step
-                    summary["metrics"] = {"validation_loss_nats_per_token": round(val, 4), "best_step": step,
-                                          "steps": step, "history": state["history"]}
+                    summary["metrics"].update({"validation_loss_nats_per_token": round(val, 4), "best_step": step,
+                                               "steps": step, "history": state["history"]})
                     save_model_dir(out_dir, model, DEFAULT_CODEC, keep=(checkpoint.name,), **summary, **info)
                 _save_checkpoint(checkpoint, model, optimizer, state)
                 log(f"step {step}: train loss {loss:.3f}, validation {val:.3f} nats/token "
@@ -274,7 +287,14 @@ def train(data_dir: str | Path, out_dir: str | Path, model_config: ModelConfig |
                 on_validation(rank, state)
         if task is not None:
             progress.update(task, completed=step, description=f"training (loss {loss:.3f})")
+        if on_step is not None and rank == 0:
+            on_step(state)
         if out_of_time:
+            break
+        if _agree(stalled(state["history"], state["best_step"], cfg.patience), world, device):
+            state["stopped_early"] = step
+            if rank == 0:
+                log(f"stopping early at step {step}: no better held-out loss in {cfg.patience} validations")
             break
     with torch.no_grad():
         checksum = float(sum(p.double().sum() for p in model.parameters()))
@@ -284,7 +304,8 @@ def train(data_dir: str | Path, out_dir: str | Path, model_config: ModelConfig |
         dist.destroy_process_group()
     if rank == 0:
         _record_final(out_dir, state)
-    return {**summary, "best_validation_loss": state["best_val"], "steps": state["step"]}
+    return {**summary, "best_validation_loss": state["best_val"], "steps": state["step"],
+            "initial_validation_loss": state.get("initial_val"), "stopped_early": state.get("stopped_early")}
 
 
 SMALL_COLLECTION = 50  # pieces; below this a model learns more by fine-tuning the bundled one
@@ -325,6 +346,11 @@ def same_weights_shape(a: ModelConfig, b: ModelConfig) -> bool:
         {k: v for k, v in b.to_dict().items() if k not in ignore}
 
 
+def stalled(history: list[dict], best_step: int, patience: int) -> bool:
+    """Whether the last `patience` validations all came after the best one (0: never)."""
+    return patience > 0 and len([h for h in history if h["step"] > best_step]) >= patience
+
+
 def _agree(flag: bool, world: int, device: str = "cpu") -> bool:
     """True on every rank when any rank says so (rank 0's clock stops everyone together)."""
     if world == 1:
@@ -341,6 +367,8 @@ def _record_final(out_dir: Path, state: dict) -> None:
         config = json.loads(path.read_text())
         config.setdefault("metrics", {})["history"] = state["history"]
         config["metrics"]["steps"] = state["step"]
+        if state.get("stopped_early"):
+            config["metrics"]["stopped_early"] = state["stopped_early"]
         if state.get("resumed_at"):
             config["metrics"]["resumed_at"] = state["resumed_at"]
         write_text(path, json.dumps(config, indent=2, sort_keys=True) + "\n")

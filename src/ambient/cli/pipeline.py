@@ -21,7 +21,10 @@ WORKSPACE = typer.Option(None, "--workspace", "-w", help="Workspace folder (defa
 @app.command()
 def init(
     folder: Optional[Path] = typer.Argument(None, help="Where to create it (default ./ambient-workspace)."),
-    steps: int = typer.Option(TRAIN["steps"], help="Training steps per model."),
+    minutes: str = typer.Option(TRAIN["minutes"], help="Training time per model: auto (grows with the collection, "
+                                "5-30 minutes) or minutes."),
+    steps: int = typer.Option(TRAIN["steps"], help="Most training steps per model (time decides first)."),
+    threads: str = typer.Option(TRAIN["threads"], help="Training threads: auto (this machine's cores) or a number."),
     n_layer: int = typer.Option(TRAIN["n_layer"], "--layers"),
     d_model: int = typer.Option(TRAIN["d_model"]),
     n_head: int = typer.Option(TRAIN["n_head"], "--heads"),
@@ -34,10 +37,25 @@ def init(
     """Create a workspace."""
     from ambient.pipeline import Workspace
 
-    train = {"steps": steps, "n_layer": n_layer, "d_model": d_model, "n_head": n_head, "context": context,
+    train = {"minutes": _auto_or_number("minutes", minutes), "threads": _auto_or_number("threads", threads),
+             "steps": steps, "n_layer": n_layer, "d_model": d_model, "n_head": n_head, "context": context,
              "batch_size": batch_size, "fine_tune": fine_tune, "start_from": start_from}
     ws = Workspace.init(folder, {"train": train})
     typer.echo(f"{ws.root}: workspace ready; next: ambient pipeline ingest MUSIC_FOLDER -w {ws.root}")
+
+
+def _auto_or_number(name: str, text: str):
+    from ambient.errors import AmbientError
+
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        value = float(text)
+    except ValueError:
+        raise AmbientError(f"--{name}: must be auto or a number, not {text!r}") from None
+    if value <= 0:
+        raise AmbientError(f"--{name}: must be auto or above 0, got {text}")
+    return int(value) if name == "threads" else value
 
 
 @app.command("set")
@@ -77,10 +95,21 @@ def ingest(paths: list[Path] = typer.Argument(...), workspace: Optional[Path] = 
     report_ingest(add(Workspace(workspace), paths))
 
 
+def running_line(state: dict) -> str:
+    """A training's progress in words: step, time against its budget, held-out loss."""
+    budget = state.get("budget_seconds")
+    clock = (f"{state['seconds'] / 60:.1f} of {budget / 60:.1f} minutes" if budget
+             else f"{state['seconds'] / 60:.1f} minutes")
+    loss = state.get("best_validation_loss")
+    before = state.get("initial_validation_loss")
+    held = "" if loss is None else f", held-out loss {loss:.3f}" + (f" (from {before:.3f})" if before else "")
+    return f"step {state['step']}, {clock}{held}"
+
+
 def _run(ws, **options) -> int:
     from ambient.pipeline import run
 
-    with progress(label_width=11, eta=False) as bars:
+    with progress(label_width=11) as bars:
         tasks = {}
 
         def on_progress(stage, done, total):
@@ -96,6 +125,11 @@ def _run(ws, **options) -> int:
         for _, error in r.failed:
             print_error(f"{name}: {error}")
         failed += len(r.failed)
+    if reports.get("train") and reports["train"].processed:
+        from ambient.pipeline.queries import latest_model
+
+        typer.echo(f"next: ambient generate --model {ws.root} -o piece.mid --render stratosphere\n"
+                   f"      ambient studio --model {latest_model(ws)}")
     return failed
 
 
@@ -131,6 +165,8 @@ def status(workspace: Optional[Path] = WORKSPACE, as_json: bool = typer.Option(F
         return
     for name, s in report.items():
         typer.echo(f"{name:<11} done {s['done']}, to do {s['to_do']}, failed {s['failed']}")
+        if s.get("running"):
+            typer.echo(f"  running: {running_line(s['running'])}")
         for input_, error in s["errors"].items():
             typer.echo(f"  {input_}: {error}")
 

@@ -58,6 +58,8 @@ def status(ws: Workspace) -> dict[str, dict]:
             rows = manifest.datum_rows(stage.name)
             failed = {r["input"]: r["error"] for r in rows if r["status"] == "failed"}
             out[stage.name] = {"done": done, "to_do": to_do, "failed": len(failed), "errors": failed}
+            if stage.kind == "reduce":
+                out[stage.name]["running"] = running(ws, stage.name)
         return out
     finally:
         manifest.close()
@@ -138,6 +140,18 @@ def models(ws: Workspace) -> list[dict]:
                       "validation_loss": c.get("metrics", {}).get("validation_loss_nats_per_token"),
                       "fine_tuned_from": c.get("fine_tuned_from")})
     return sorted(found, key=lambda m: m["trained"], reverse=True)
+
+
+def running(ws: Workspace, stage: str) -> dict | None:
+    """A reduce datum's progress while it runs (its work dir's progress.json), else None."""
+    import json
+
+    for path in sorted(ws.work_dir(stage).glob("*/progress.json")):
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError):  # replaced as we read it: the next look sees the new one
+            return None
+    return None
 
 
 def model_dir(path: str | Path | None) -> Path | None:

@@ -186,6 +186,8 @@ def _run_stage(ws, manifest, stage, pool, retries, timeout, removals_only, on_pr
         if stage.kind == "reduce":
             context["work_dir"] = str(ws.work_dir(stage.name) / desired[input_][:16])
             context["previous"] = latest_output_dir(ws, manifest, stage)
+            if on_progress:  # a reduce runs here, so its bar can follow it inside the datum
+                context["progress"] = lambda done, total, name=stage.name: on_progress(name, done, total)
         jobs.append(Datum(stage.name, input_, desired[input_], stage.fn, paths,
                           str(ws.scratch / f"{stage.name}-{desired[input_][:16]}"), stage.params, context))
     done = 0

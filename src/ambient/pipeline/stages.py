@@ -74,8 +74,17 @@ def transcribe_settings(params: dict):
 
 def check_params(stage: str, params: dict) -> None:
     """Raise on stage parameters a run could not use, so `pipeline set` refuses them first."""
+    from ambient.errors import ParameterError
+
     if stage == "transcribe":
         transcribe_settings(params)
+    if stage == "train":
+        for name in ("minutes", "threads"):
+            value = params.get(name, "auto")
+            if value != "auto" and not (isinstance(value, (int, float)) and value > 0):
+                raise ParameterError(name, f"must be auto or a number above 0, got {value!r}")
+        budget, _ = train_budget({**DEFAULT_PARAMS["train"], **params}, 1)
+        TrainConfig(**{k: v for k, v in budget.items() if k in TrainConfig.__dataclass_fields__})
 
 
 def tokenize_stage(inputs: list[Path], out: Path, params: dict, context: dict) -> None:
@@ -97,7 +106,9 @@ def train_stage(inputs: list[Path], out: Path, params: dict, context: dict) -> N
 
     from ambient.train import starting_point, train
 
-    torch.set_num_threads(int(params.get("threads", 1)))
+    log = context.get("log", print)
+    params, why = train_budget(params, len(inputs))
+    torch.set_num_threads(params["threads"])
     work = Path(context["work_dir"])
     data = work / "data"
     if not data.exists():
@@ -109,10 +120,9 @@ def train_stage(inputs: list[Path], out: Path, params: dict, context: dict) -> N
     train_fields = set(TrainConfig.__dataclass_fields__)
     model_config = ModelConfig(**{k: v for k, v in params.items() if k in model_fields})
     cfg = TrainConfig(**{k: v for k, v in params.items() if k in train_fields})
-    log = context.get("log", print)
-    start, why = starting_point(len(inputs), model_config, params.get("start_from", "auto"),
-                                context.get("previous") if params.get("fine_tune") else None)
-    log(f"train: {why}")
+    start, start_why = starting_point(len(inputs), model_config, params.get("start_from", "auto"),
+                                      context.get("previous") if params.get("fine_tune") else None)
+    log(f"train: {start_why}; {why}")
     resume = (model_dir / "checkpoint").exists()
     if "ray" in context:
         from ambient.cluster.training import train_on_ray
@@ -123,22 +133,77 @@ def train_stage(inputs: list[Path], out: Path, params: dict, context: dict) -> N
                      threads=int(params.get("threads", 1)), log=log,
                      storage=f"{storage.rstrip('/')}/train/{work.name}" if storage else str(work / "ray"))
     else:
-        train(data, model_dir, model_config, cfg, resume=resume, init_from=start, log=log)
+        summary = train(data, model_dir, model_config, cfg, resume=resume, init_from=start, log=log,
+                        on_step=_progress_reporter(work, cfg, context.get("progress")))
+        before, after = summary.get("initial_validation_loss"), summary["best_validation_loss"]
+        log(f"train: held-out loss {before:.3f} -> {after:.3f} nats/token ({(after - before) / before:+.0%})"
+            if before else f"train: held-out loss {after:.3f} nats/token")
     for name in ("config.json", "model.safetensors"):
         shutil.copyfile(model_dir / name, out / name)
 
 
+def train_budget(params: dict, pieces: int) -> tuple[dict, str]:
+    """The train stage's minutes, steps and threads, and why, in one line. "auto" minutes
+    grow with the collection (MINUTES_PER_PIECE, within MINUTES); "auto" threads are the
+    machine's cores (the map stages are done by the time a reduce runs); the steps are only
+    a cap. A value the user set is kept as it is."""
+    params = dict(params)
+    reasons = []
+    if params.get("minutes", "auto") == "auto":
+        params["minutes"] = round(min(MINUTES[1], max(MINUTES[0], MINUTES_PER_PIECE * pieces)), 1)
+        reasons.append(f"{params['minutes']:g} minutes for {pieces} pieces")
+    else:
+        reasons.append(f"{float(params['minutes']):g} minutes as set")
+    if params.get("threads", "auto") in ("auto", 0):
+        params["threads"] = os.cpu_count() or 1
+        reasons.append(f"{params['threads']} threads (this machine's cores)")
+    else:
+        params["threads"] = int(params["threads"])
+        reasons.append(f"{params['threads']} threads as set")
+    if params.get("patience"):
+        reasons.append(f"stops after {params['patience']} validations without a better held-out loss")
+    return params, ", ".join(reasons)
+
+
+def _progress_reporter(work: Path, cfg: TrainConfig, show=None):
+    """A step callback that feeds the run's bar (`show(done, total)`, in seconds when the run
+    is budgeted by time) and leaves `progress.json` in the work dir for `pipeline status`."""
+    import json
+    import time
+
+    last = [0.0]
+
+    def report(state: dict) -> None:
+        budget = cfg.minutes * 60 if cfg.minutes > 0 else None
+        if show is not None:
+            show(min(state["seconds"], budget), budget) if budget else show(state["step"], cfg.steps)
+        validated = bool(state["history"]) and state["history"][-1]["step"] == state["step"]
+        if time.monotonic() - last[0] < 2 and not validated:
+            return
+        last[0] = time.monotonic()
+        best = state["best_val"] if state["best_val"] != float("inf") else None
+        (work / "progress.tmp").write_text(json.dumps({
+            "step": state["step"], "steps": cfg.steps, "seconds": round(state["seconds"], 1),
+            "budget_seconds": budget, "best_validation_loss": best,
+            "initial_validation_loss": state.get("initial_val")}))
+        os.replace(work / "progress.tmp", work / "progress.json")
+
+    return report
+
+
 _MODEL, _TRAIN = ModelConfig(), TrainConfig()
+MINUTES = (5.0, 30.0)         # the auto time budget's floor and ceiling
+MINUTES_PER_PIECE = 0.75      # 12 pieces: 9 minutes, so 12 tracks go from audio to a model within 15
 # The train stage's parameters: the model's shape and training loop from their configs;
-# the pipeline trains half as long as `ambient train` by default, on one thread, since
-# it runs beside the map stages' workers.
+# by time rather than steps (the steps a cap), on every core, stopping early on held-out loss.
 DEFAULT_PARAMS = {
     "decode": {},
     "transcribe": {},
     "tokenize": {},
-    "train": {"steps": _TRAIN.steps // 2, "batch_size": _TRAIN.batch_size, "context": _MODEL.context,
+    "train": {"steps": 100_000, "minutes": "auto", "batch_size": _TRAIN.batch_size, "context": _MODEL.context,
               "n_layer": _MODEL.n_layer, "n_head": _MODEL.n_head, "d_model": _MODEL.d_model,
-              "val_every": _TRAIN.val_every, "fine_tune": False, "start_from": "auto", "threads": 1},
+              "val_every": 25, "patience": 4, "warmup_steps": 10, "fine_tune": False, "start_from": "auto",
+              "threads": "auto"},
 }
 
 
@@ -153,6 +218,7 @@ def standard_stages(params: dict) -> list[Stage]:
         # an early fall that was over before the knee's end
         Stage("transcribe", 7, "wav", "midi", "map", transcribe_stage, p["transcribe"], accepts=(".wav",)),
         Stage("tokenize", 1, "midi", "tokens", "map", tokenize_stage, p["tokenize"], accepts=(".mid",)),
-        Stage("train", 1, "tokens", "models", "reduce", train_stage, p["train"], accepts=(".npy",),
+        # version 2: budgeted by time on every core, early stopping, held-out loss before and after
+        Stage("train", 2, "tokens", "models", "reduce", train_stage, p["train"], accepts=(".npy",),
               keep_history=True),
     ]
