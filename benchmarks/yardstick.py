@@ -11,7 +11,8 @@ never copied here, never trained on for anything we ship. The split is by **arti
   the other by their name's hash, so a new file never moves an old one.
 
 A collection (one artist's pieces, as a user would have) is cut by `collection_split`:
-sorted by name, the last `judged` pieces are judged, the others learnt from (up to 12).
+sorted by name, the last `judged` pieces are judged (each as up to four 80 s windows,
+`segments`), the others learnt from (up to 12).
 """
 
 from __future__ import annotations
@@ -67,6 +68,23 @@ def read(paths: list[Path]) -> dict:
     from ambient.midi import read_midi
 
     return {p.name: read_midi(p) for p in paths}
+
+
+def segments(pieces: dict, span: float = 80.0, most: int = 4) -> dict:
+    """Each piece cut into up to `most` back-to-back windows of `span` seconds (eval's primer
+    and continuation), each judged as a piece: an artist with three pieces left to judge
+    still gives enough real continuations for a feature overlap (it needs three or more)."""
+    from ambient.notes import Note
+
+    out = {}
+    for name, notes in pieces.items():
+        for k in range(most):
+            begin = k * span
+            window = [Note(n.start - begin, min(n.end, begin + span) - begin, n.pitch, n.velocity, n.program)
+                      for n in notes if begin <= n.start < begin + span]
+            if window and max(n.start for n in window) >= span * 0.9:
+                out[f"{name}#{k}"] = window
+    return out
 
 
 def judge(model_path, pieces: dict, takes: int = 2, seed: int = 0, controls=None, device: str = "cpu") -> dict:

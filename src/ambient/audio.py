@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
-import soundfile as sf
 
 from ambient.errors import AmbientError
+from ambient.extras import lazy
 from ambient.files import partial_path
+
+sf = lazy("soundfile")  # the render extra; a base install never opens audio
 
 FORMATS = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16"), ".ogg": ("OGG", "VORBIS"),
            ".mp3": ("MP3", "MPEG_LAYER_III")}

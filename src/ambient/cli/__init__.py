@@ -51,6 +51,14 @@ def main() -> None:
             raise
         print_error(_message(e))
         sys.exit(1)
+    except ModuleNotFoundError as e:
+        from ambient.extras import missing
+
+        known = missing(e, f"ambient {' '.join(sys.argv[1:2])}".strip())
+        if known is None or _debug:
+            raise
+        print_error(str(known))
+        sys.exit(1)
     except (typer.Exit, SystemExit) as e:
         sys.exit(getattr(e, "exit_code", getattr(e, "code", 0)))
     except KeyboardInterrupt:

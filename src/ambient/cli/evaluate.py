@@ -60,7 +60,10 @@ def eval_command(
                f"{spread} (real {real['key_fidelity']['mean']}); "
                f"density drift {made['density_drift']['mean']} (real {real['density_drift']['mean']}); "
                f"degenerate {made['degenerate']}")
-    typer.echo(str(png_path))
+    if png_path is None:
+        say("no picture drawn: it needs matplotlib, from the 'render' extra: pip install 'ambient[render]'")
+    else:
+        typer.echo(str(png_path))
 
 
 def register(app: typer.Typer) -> None:

@@ -152,14 +152,20 @@ def _summary(rows: list[dict]) -> dict:
     return out
 
 
-def write_report(report: dict, path: str | Path) -> tuple[Path, Path]:
-    """The report as JSON at `path` and as a PNG beside it (same name, .png)."""
+def write_report(report: dict, path: str | Path) -> tuple[Path, Path | None]:
+    """The report as JSON at `path` and as a PNG beside it (same name, .png); the PNG is None
+    where matplotlib (the render extra) is not installed."""
     from ambient.files import write_text
 
     path = Path(path)
     write_text(path, json.dumps(report, indent=2, default=_plain) + "\n")
     picture = path.with_suffix(".png")
-    draw(report, picture)
+    try:
+        draw(report, picture)
+    except ModuleNotFoundError as e:
+        if e.name is None or not e.name.startswith("matplotlib"):
+            raise
+        return path, None
     return path, picture
 
 
