@@ -17,6 +17,10 @@ from ambient.render import preset
 from ambient.studio.app import create_app
 from tests.test_pipeline import TINY_TRAINING, melody
 
+LOCAL = "http://127.0.0.1:8765"   # the address the studio listens on: the only Host it answers
+UPLOAD = {"Content-Type": "application/octet-stream"}
+JSON = {"Content-Type": "application/json"}
+
 
 def wait(client, job: dict, timeout: float = 120.0) -> dict:
     end = time.time() + timeout
@@ -30,7 +34,7 @@ def wait(client, job: dict, timeout: float = 120.0) -> dict:
 
 @pytest.fixture
 def client(tmp_path):
-    with TestClient(create_app(tmp_path / "ws", max_upload=1 << 20)) as c:
+    with TestClient(create_app(tmp_path / "ws", max_upload=1 << 20), base_url=LOCAL) as c:
         yield c
 
 
@@ -68,9 +72,14 @@ def test_a_take_is_kept_heard_downloaded_and_survives_a_restart(tmp_path, client
     mid = client.get(f"/api/takes/{take['id']}/download.mid")
     assert mid.content[:4] == b"MThd" and "attachment" in mid.headers["content-disposition"]
     for fmt in ("flac", "mp3"):
-        audio = client.get(f"/api/takes/{take['id']}/download.{fmt}?instrument=voyager")
+        url = f"/api/takes/{take['id']}/download.{fmt}?instrument=voyager"
+        missing = client.get(url)                  # a GET never renders: it says how to ask for one
+        assert missing.status_code == 404 and f"POST /api/takes/{take['id']}/render" in missing.json()["error"]
+        job = client.post(f"/api/takes/{take['id']}/render", json={"instrument": "voyager", "format": fmt}).json()
+        assert wait(client, job)["state"] == "done"
+        audio = client.get(url)
         assert audio.status_code == 200 and sf.info(io.BytesIO(audio.content)).duration > take["seconds"]
-    with TestClient(create_app(tmp_path / "ws")) as again:                        # a restart
+    with TestClient(create_app(tmp_path / "ws"), base_url=LOCAL) as again:                        # a restart
         assert [t["id"] for t in again.get("/api/takes").json()["takes"]] == [take["id"]]
 
 
@@ -104,7 +113,7 @@ def test_continuing_a_take_keeps_all_of_it_and_adds_more(client):
 
 def test_an_uploaded_midi_primes_a_take(tmp_path, client):
     notes = [Note(i * 0.5, i * 0.5 + 1.0, 60 + (i * 7) % 12, 70) for i in range(40)]
-    up = client.post("/api/primers?filename=../../my%20piece.mid", content=midi_bytes(tmp_path, notes)).json()
+    up = client.post("/api/primers?filename=../../my%20piece.mid", headers=UPLOAD, content=midi_bytes(tmp_path, notes)).json()
     assert up["label"] == "my piece.mid" and up["kind"] == "midi" and up["notes"] == 40
     assert [u["id"] for u in client.get("/api/options").json()["uploads"]] == [up["id"]]
     [take] = make(client, primer=f"upload:{up['id']}", primer_seconds=0)
@@ -113,7 +122,7 @@ def test_an_uploaded_midi_primes_a_take(tmp_path, client):
 
 def test_an_uploaded_recording_is_transcribed(tmp_path, client):
     melody(tmp_path / "tune.wav", seed=1, seconds=3.0)
-    up = client.post("/api/primers?filename=tune.wav", content=(tmp_path / "tune.wav").read_bytes()).json()
+    up = client.post("/api/primers?filename=tune.wav", headers=UPLOAD, content=(tmp_path / "tune.wav").read_bytes()).json()
     assert up["kind"] == "audio" and up["notes"] >= 2
 
 
@@ -124,7 +133,7 @@ def test_an_uploaded_recording_is_transcribed(tmp_path, client):
     ("empty.mid", b"", "empty.mid: empty upload"),
 ])
 def test_a_bad_upload_gets_one_line_naming_it_and_leaves_nothing(client, name, body, error):
-    response = client.post(f"/api/primers?filename={name}", content=body)
+    response = client.post(f"/api/primers?filename={name}", headers=UPLOAD, content=body)
     assert response.status_code == 400 and response.json()["error"].startswith(error)
     assert "\n" not in response.json()["error"]
     assert client.get("/api/options").json()["uploads"] == []
@@ -132,16 +141,16 @@ def test_a_bad_upload_gets_one_line_naming_it_and_leaves_nothing(client, name, b
 
 
 def test_a_midi_file_with_no_notes_is_refused(tmp_path, client):
-    response = client.post("/api/primers?filename=silent.mid", content=midi_bytes(tmp_path, []))
+    response = client.post("/api/primers?filename=silent.mid", headers=UPLOAD, content=midi_bytes(tmp_path, []))
     assert response.status_code == 400 and response.json()["error"].startswith("silent.mid: ")
 
 
 def test_a_200_mb_upload_is_refused_before_it_is_read(client):
     declared = client.post("/api/primers?filename=huge.wav", content=b"x" * 16,
-                           headers={"content-length": str(200 * 2**20)})
+                           headers={**UPLOAD, "content-length": str(200 * 2**20)})
     assert declared.status_code == 413 and declared.json()["error"] == \
         "huge.wav: 200 MB is over the upload limit of 1 MB"
-    streamed = client.post("/api/primers?filename=huge.wav", content=(b"x" * 65536 for _ in range(40)))
+    streamed = client.post("/api/primers?filename=huge.wav", headers=UPLOAD, content=(b"x" * 65536 for _ in range(40)))
     assert streamed.status_code == 413 and "over the upload limit" in streamed.json()["error"]
     assert list((client.app.state.studio.root / "incoming").iterdir()) == []
 
@@ -156,7 +165,9 @@ def test_no_path_from_a_request_reaches_the_file_system(client, path):
 
 
 def test_bad_settings_are_refused_before_anything_is_queued(client):
-    for body, error in [({"seconds": 0}, "seconds must be 1-600"), ({"top_p": 2}, "top_p must be in (0, 1]"),
+    for body, error in [({"seconds": 0}, "seconds: input should be greater than or equal to 1 (got 0)"),
+                        ({"top_p": 2}, "top_p: input should be less than or equal to 1 (got 2)"),
+                        ({"primer": "upload:0123456789ab"}, "the primer upload:0123456789ab was deleted"),
                         ({"model": "../../etc"}, "'../../etc': no such model"),
                         ({"primer": "seed:1", "scale": "H lydian"}, "scale must be auto, none or TONIC MODE"),
                         ({"volume": 11}, "unknown setting 'volume'")]:
@@ -166,9 +177,14 @@ def test_bad_settings_are_refused_before_anything_is_queued(client):
 
 
 def test_a_failed_job_shows_its_line_and_the_server_stays_up(client):
-    job = client.post("/api/takes", json={"primer": "upload:0123456789ab"}).json()
-    done = wait(client, job)
-    assert done["state"] == "failed" and done["error"] == "'0123456789ab': no such upload"
+    [take] = make(client)
+    long = client.post("/api/takes", json={"primer": "seed:1", "seconds": 600}).json()
+    follow = client.post("/api/takes", json={"primer": f"take:{take['id']}"}).json()   # Continue, queued
+    client.delete(f"/api/takes/{take['id']}")                                           # then delete its parent
+    client.delete(f"/api/jobs/{long['id']}")
+    done = wait(client, follow)
+    assert done["state"] == "failed"
+    assert done["error"] == f"the primer take:{take['id']} was deleted: choose another primer"
     assert make(client)                                                           # still working
 
 
@@ -205,7 +221,7 @@ def workspace_with_a_bad_file(tmp_path):
 
 
 def test_the_pipeline_view_shows_sources_failures_and_logs(workspace_with_a_bad_file):
-    with TestClient(create_app(workspace_with_a_bad_file.root)) as client:
+    with TestClient(create_app(workspace_with_a_bad_file.root), base_url=LOCAL) as client:
         view = client.get("/api/pipeline").json()
         assert view["is_workspace"] and view["stages"]["decode"]["failed"] == 1
         assert list(view["stages"]["decode"]["errors"]) == ["broken.mp3"]
@@ -216,14 +232,14 @@ def test_the_pipeline_view_shows_sources_failures_and_logs(workspace_with_a_bad_
 
 
 def test_sources_are_added_by_upload_and_a_run_goes_to_the_end(tmp_path, workspace_with_a_bad_file):
-    with TestClient(create_app(workspace_with_a_bad_file.root)) as client:
+    with TestClient(create_app(workspace_with_a_bad_file.root), base_url=LOCAL) as client:
         melody(tmp_path / "new.wav", seed=4)
-        added = client.post("/api/pipeline/sources?filename=New%20Tune.wav", content=(tmp_path / "new.wav").read_bytes())
+        added = client.post("/api/pipeline/sources?filename=New%20Tune.wav", headers=UPLOAD, content=(tmp_path / "new.wav").read_bytes())
         assert added.json() == {"added": ["new-tune.wav"], "duplicates": []}
-        bad = client.post("/api/pipeline/sources?filename=notes.txt", content=b"hello")
+        bad = client.post("/api/pipeline/sources?filename=notes.txt", headers=UPLOAD, content=b"hello")
         assert bad.status_code == 400 and bad.json()["error"].startswith("notes.txt")
-        job = client.post("/api/pipeline/run").json()
-        assert client.post("/api/pipeline/run").status_code == 409                 # one run at a time
+        job = client.post("/api/pipeline/run", headers=JSON).json()
+        assert client.post("/api/pipeline/run", headers=JSON).status_code == 409                 # one run at a time
         done = wait(client, job, timeout=300)
         assert done["state"] == "done" and done["result"]["failed"] == 1           # the broken file, alone
         view = client.get("/api/pipeline").json()
@@ -235,9 +251,9 @@ def test_sources_are_added_by_upload_and_a_run_goes_to_the_end(tmp_path, workspa
 
 def test_a_folder_that_is_no_workspace_can_become_one(client):
     assert client.get("/api/pipeline").json()["is_workspace"] is False
-    assert client.post("/api/pipeline/run").json()["error"].endswith("not a pipeline workspace (run `ambient pipeline init "
+    assert client.post("/api/pipeline/run", headers=JSON).json()["error"].endswith("not a pipeline workspace (run `ambient pipeline init "
                                                                      f"{client.app.state.studio.root.parent}`)")
-    assert client.post("/api/pipeline/init").json()["is_workspace"] is True
+    assert client.post("/api/pipeline/init", headers=JSON).json()["is_workspace"] is True
 
 
 def test_play_forever_streams_wav_until_the_listener_leaves(client):

@@ -32,7 +32,7 @@ def serve(workspace: str | Path, host: str = DEFAULT_HOST, port: int = DEFAULT_P
             probe.bind((host, port))
         except OSError as e:
             raise AmbientError(f"{host}:{port}: cannot listen there ({e.strerror}); choose another --port") from None
-    app = create_app(workspace, models)
+    app = create_app(workspace, models, host=host)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
     if on_ready is not None:
         startup = server.startup

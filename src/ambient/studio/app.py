@@ -15,12 +15,15 @@ import threading
 from dataclasses import fields
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 
 from ambient.errors import AmbientError
-from ambient.studio.jobs import FINAL, Jobs
+from ambient.studio.guard import Guard
+from ambient.studio.jobs import FINAL, Jobs, QueueFull
+from ambient.studio.schema import SEED_MAX, BadRequest, Make, Render, Update, parse
 from ambient.studio.takes import Studio
 from ambient.studio.work import MakeRequest, Models, forever, make_takes, primer_notes, receive_primer, render_take
 import ambient.studio.workshop as workshop
@@ -36,11 +39,35 @@ class Refused(Exception):
         self.status, self.message = status, message
 
 
-def create_app(workspace: str | Path, models: list[Path] = (), max_upload: int = MAX_UPLOAD) -> FastAPI:
+def create_app(workspace: str | Path, models: list[Path] = (), max_upload: int = MAX_UPLOAD,
+               host: str = "127.0.0.1") -> FastAPI:
+    """The studio's app; `host` is the address it listens on, the one a request's Host may name."""
     root = Path(workspace).resolve()
     studio, jobs, choices = Studio(root), Jobs(), Models(root, [Path(m) for m in models])
     app = FastAPI(title="ambient studio", docs_url=None, redoc_url=None)
+    app.add_middleware(Guard, host=host)
     app.state.studio, app.state.jobs = studio, jobs
+
+    @app.exception_handler(BadRequest)
+    async def _bad_request(request: Request, e: BadRequest):
+        return JSONResponse({"error": str(e)}, status_code=400)
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_query(request: Request, e: RequestValidationError):
+        first = e.errors()[0]
+        field = str(first["loc"][-1]) if first.get("loc") else "request"
+        return JSONResponse({"error": f"{field}: {first['msg'][0].lower() + first['msg'][1:]}"}, status_code=400)
+
+    @app.exception_handler(QueueFull)
+    async def _queue_full(request: Request, e: QueueFull):
+        return JSONResponse({"error": str(e)}, status_code=429)
+
+    def checked(check, *args):
+        """A layer's check of a request field: what it refuses is the request's fault, a 400."""
+        try:
+            return check(*args)
+        except AmbientError as e:
+            raise Refused(400, str(e)) from None
 
     @app.exception_handler(AmbientError)
     async def _layer_error(request: Request, e: AmbientError):
@@ -106,25 +133,16 @@ def create_app(workspace: str | Path, models: list[Path] = (), max_upload: int =
     # takes
     @app.post("/api/takes")
     async def make(request: Request):
-        body = await request.json()
-        if not isinstance(body, dict):
-            raise Refused(400, "the request must be a JSON object")
-        known = {f.name for f in fields(MakeRequest)} - {"extra"}
-        unknown = sorted(set(body) - known)
-        if unknown:
-            raise Refused(400, f"unknown setting {unknown[0]!r}")
-        try:
-            wish = MakeRequest(**body)
-        except TypeError as e:
-            raise Refused(400, str(e)) from None
+        wish = parse(Make, await request.body()).request()
         # every choice is checked now, so a mistake is a 400 here rather than a failed job later
         from ambient.controls import controls_from
         from ambient.render import preset
 
-        wish.check()
-        choices.path(wish.model)
-        preset(wish.instrument)
-        controls_from(wish.scale, math.inf, wish.pitch_range, wish.density, wish.max_polyphony)
+        checked(wish.check)
+        checked(choices.path, wish.model)
+        checked(preset, wish.instrument)
+        checked(primer_notes, studio, wish.primer)
+        checked(controls_from, wish.scale, math.inf, wish.pitch_range, wish.density, wish.max_polyphony)
         job = jobs.submit("make", f"{wish.primer}, {wish.seconds:g} s", lambda j: make_takes(studio, choices, wish, j))
         return job.public()
 
@@ -140,10 +158,8 @@ def create_app(workspace: str | Path, models: list[Path] = (), max_upload: int =
 
     @app.patch("/api/takes/{take}")
     async def update(take: str, request: Request):
-        body = await request.json()
-        if not isinstance(body, dict) or set(body) - {"name", "starred"}:
-            raise Refused(400, "a take's name and starred are what may change")
-        return studio.update_take(take, body.get("name"), body.get("starred"))
+        change = parse(Update, await request.body())
+        return studio.update_take(take, change.name, change.starred)
 
     @app.delete("/api/takes/{take}")
     def delete(take: str):
@@ -152,11 +168,11 @@ def create_app(workspace: str | Path, models: list[Path] = (), max_upload: int =
 
     @app.post("/api/takes/{take}/render")
     async def rerender(take: str, request: Request):
-        body = await request.json()
-        instrument = body.get("instrument") if isinstance(body, dict) else None
-        studio.render_path(take, str(instrument), "wav")    # checks the take and the instrument
-        job = jobs.submit("render", f"{take} with {instrument}",
-                          lambda j: {"take": take, "path": render_take(studio, take, instrument, "wav", j).name})
+        wish = parse(Render, await request.body())
+        studio.take(take)                                                  # a missing take is a 404
+        checked(studio.render_path, take, wish.instrument, wish.format)   # an unknown instrument a 400
+        job = jobs.submit("render", f"{take} with {wish.instrument} ({wish.format})", lambda j: {
+            "take": take, "path": render_take(studio, take, wish.instrument, wish.format, j).name})
         return job.public()
 
     @app.get("/api/takes/{take}/audio/{instrument}.wav")
@@ -173,9 +189,11 @@ def create_app(workspace: str | Path, models: list[Path] = (), max_upload: int =
         if fmt == "mid":
             return FileResponse(studio.folder("takes", take) / "take.mid", media_type=MEDIA["mid"],
                                 filename=f"{stem}.mid")
-        path = studio.render_path(take, instrument or row["instrument"], fmt)
-        if not path.exists():
-            render_take(studio, take, instrument or row["instrument"], fmt)
+        instrument = instrument or row["instrument"]
+        path = checked(studio.render_path, take, instrument, fmt)
+        if not path.exists():  # a GET never starts work: renders go through the job queue
+            raise Refused(404, f"{take} has no {instrument} {fmt} yet (ask for one: POST /api/takes/{take}/render "
+                               f'with {{"instrument": "{instrument}", "format": "{fmt}"}})')
         return FileResponse(path, media_type=MEDIA[fmt], filename=f"{stem}.{fmt}")
 
     # jobs
@@ -212,13 +230,14 @@ def create_app(workspace: str | Path, models: list[Path] = (), max_upload: int =
 
     @app.get("/api/stream")
     async def play_forever(request: Request, primer: str = "seed:1", model: str = "bundled",
-                           instrument: str = "stratosphere", seed: int = 0, scale: str | None = "auto"):
+                           instrument: str = "stratosphere", seed: int = Query(0, ge=0, le=SEED_MAX),
+                           scale: str | None = "auto"):
         from ambient.controls import controls_from
         from ambient.render import preset
 
-        preset(instrument)
-        controls = controls_from(scale, math.inf, None, "auto", None)
-        notes, _, _ = primer_notes(studio, primer)
+        checked(preset, instrument)
+        controls = checked(controls_from, scale, math.inf, None, "auto", None)
+        notes, _, _ = checked(primer_notes, studio, primer)
         if not listeners.acquire(blocking=False):
             raise Refused(429, f"{MAX_LISTENERS} streams are playing already; stop one first")
         try:

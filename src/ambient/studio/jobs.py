@@ -22,6 +22,11 @@ from ambient.errors import AmbientError
 
 FINAL = ("done", "failed", "cancelled")
 KEEP = 200  # finished jobs remembered for the page
+MAX_WAITING = 8  # jobs queued behind the running ones; past this a request is refused, not queued
+
+
+class QueueFull(Exception):
+    pass
 
 
 class Cancelled(Exception):
@@ -73,6 +78,9 @@ class Jobs:
     def submit(self, kind: str, label: str, work: Callable[[Job], dict], lane: str = "make") -> Job:
         job = Job(id=f"j{next(self._counter)}", kind=kind, label=label, lane=lane)
         with self._lock:
+            waiting = sum(1 for j in self._jobs.values() if j.state == "queued")
+            if waiting >= MAX_WAITING:
+                raise QueueFull(f"{waiting} jobs are waiting already: let one finish or cancel one")
             self._jobs[job.id] = job
             self._work[job.id] = work
             finished = [j for j in self._jobs.values() if j.state in FINAL]

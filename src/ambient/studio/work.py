@@ -104,10 +104,15 @@ def primer_notes(studio: Studio, primer: str) -> tuple[list[Note], str, str | No
         if name not in paths:
             raise AmbientError(f"{name!r}: no such bundled seed")
         return read_midi(paths[name]), f"seed {name}", None
-    if kind == "upload":
-        return read_midi(studio.upload_midi(name)), studio.upload(name)["label"], None
-    if kind == "take":
-        return studio.notes(name), studio.take(name)["name"], name
+    try:
+        if kind == "upload":
+            return read_midi(studio.upload_midi(name)), studio.upload(name)["label"], None
+        if kind == "take":
+            return studio.notes(name), studio.take(name)["name"], name
+    except AmbientError as e:
+        if "no such" not in str(e):
+            raise
+        raise AmbientError(f"the primer {primer} was deleted: choose another primer") from None
     raise AmbientError(f"{primer!r}: a primer is seed:NAME, upload:ID or take:ID")
 
 

@@ -5,9 +5,13 @@ const $ = (sel, root = document) => root.querySelector(sel);
 const state = { options: null, takes: [], notes: {} };
 
 async function api(method, url, body, raw) {
+  // the server takes a POST only as JSON or, for an upload, as raw bytes: types no other site can send
   const init = { method, headers: {} };
-  if (raw !== undefined) { init.body = raw; }
-  else if (body !== undefined) { init.body = JSON.stringify(body); init.headers["Content-Type"] = "application/json"; }
+  if (raw !== undefined) { init.body = raw; init.headers["Content-Type"] = "application/octet-stream"; }
+  else {
+    if (body !== undefined) init.body = JSON.stringify(body);
+    if (method !== "GET") init.headers["Content-Type"] = "application/json";
+  }
   const response = await fetch(url, init);
   const data = await response.json().catch(() => ({}));
   if (!response.ok) throw new Error(data.error || data.detail || `${response.status} ${response.statusText}`);
@@ -166,7 +170,15 @@ async function takeCard(take) {
   };
   const setLinks = () => {
     for (const a of card.querySelectorAll(".dl")) {
-      a.href = `/api/takes/${take.id}/download.${a.dataset.fmt}` + (a.dataset.fmt === "mid" ? "" : `?instrument=${instrument.value}`);
+      const fmt = a.dataset.fmt;
+      a.href = `/api/takes/${take.id}/download.${fmt}` + (fmt === "mid" ? "" : `?instrument=${instrument.value}`);
+      // a download never renders by itself (a GET changes nothing): ask for the render as a job, then fetch it
+      a.onclick = fmt === "mid" ? null : async (e) => {
+        e.preventDefault();
+        const job = await api("POST", `/api/takes/${take.id}/render`, { instrument: instrument.value, format: fmt });
+        const done = await watchJob(job, $("#make-job"), $("#make-error"));
+        if (done.state === "done") location.href = a.href;
+      };
     }
   };
   instrument.onchange = setLinks;
