@@ -205,3 +205,50 @@ def test_play_forever_plays_until_stopped(server, browser):
     browser.find_element(By.ID, "forever").click()
     assert browser.execute_script("return document.getElementById('forever-player').paused") is True
     assert browser.find_element(By.ID, "forever").text == "Play forever"
+
+
+def test_a_download_in_another_format_renders_through_the_queue_then_arrives(server, browser):
+    browser.get(server)
+    wait_for(browser, lambda b: cards(b))
+    card = cards(browser)[0]
+    take = take_json(server, card)
+    mp3 = card.find_element(By.CSS_SELECTOR, "a.dl[data-fmt=mp3]")
+    mp3.click()   # the page asks for the render as a job, then follows the link
+    wait_for(browser, lambda b: any(j["kind"] == "render" and j["label"].endswith("(mp3)") and j["state"] == "done"
+                                    for j in __import__("json").load(urllib.request.urlopen(server + "api/jobs"))["jobs"]))
+    data = urllib.request.urlopen(mp3.get_attribute("href")).read()
+    assert data[:3] == b"ID3" or data[:2] == b"\xff\xfb"
+    assert take_json(server, card)["instrument"] == take["instrument"]
+
+
+def test_a_foreign_page_cannot_make_a_take_or_start_a_stream(server, browser, tmp_path):
+    import http.server
+    import json
+    import threading
+
+    before = json.load(urllib.request.urlopen(server + "api/takes"))["takes"]
+    (tmp_path / "evil.html").write_text(f"""<!doctype html><body><audio id=a src="{server}api/stream" autoplay></audio>
+<script>
+window.outcome = Promise.allSettled([
+  fetch("{server}api/takes", {{method: "POST", mode: "no-cors", headers: {{"Content-Type": "text/plain"}},
+        body: JSON.stringify({{primer: "seed:1", name: "planted by another origin"}})}}),
+  fetch("{server}api/takes", {{method: "POST", headers: {{"Content-Type": "application/json"}},
+        body: JSON.stringify({{primer: "seed:1"}})}}),
+  fetch("{server}api/pipeline/run", {{method: "POST", mode: "no-cors"}}),
+]).then((r) => r.map((x) => x.status));
+</script></body>""")
+    handler = lambda *a: http.server.SimpleHTTPRequestHandler(*a, directory=str(tmp_path))  # noqa: E731
+    foreign = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    threading.Thread(target=foreign.serve_forever, daemon=True).start()
+    try:
+        browser.get(f"http://localhost:{foreign.server_port}/evil.html")   # another origin (name and port)
+        outcome = browser.execute_async_script("window.outcome.then(arguments[arguments.length - 1])")
+        assert outcome == ["fulfilled", "rejected", "fulfilled"]           # opaque answers; the JSON one never left
+        time.sleep(1.0)
+        assert browser.execute_script("return document.getElementById('a').currentTime") == 0
+    finally:
+        foreign.shutdown()
+    after = json.load(urllib.request.urlopen(server + "api/takes"))["takes"]
+    assert after == before
+    jobs = json.load(urllib.request.urlopen(server + "api/jobs"))["jobs"]
+    assert not any(j["kind"] == "pipeline" for j in jobs) and all("planted" not in j["label"] for j in jobs)
