@@ -88,11 +88,13 @@ def segments(pieces: dict, span: float = 80.0, most: int = 4) -> dict:
 
 
 def judge(model_path, pieces: dict, takes: int = 2, seed: int = 0, controls=None, device: str = "cpu") -> dict:
-    """`ambient eval`'s report of a model (None: bundled) on these pieces, at eval's defaults."""
+    """`ambient eval`'s report of a model (None: bundled; a workspace: its newest) on these
+    pieces, at eval's defaults."""
     from ambient.checkpoint import DEFAULT_MODEL_DIR, load_model
     from ambient.evaluate import EvalConfig, evaluate
+    from ambient.pipeline import model_dir
 
-    model, config = load_model(model_path or DEFAULT_MODEL_DIR)
+    model, config = load_model(model_dir(model_path) or DEFAULT_MODEL_DIR)
     model.to(device)
     cfg = EvalConfig(pieces=len(pieces), takes=takes, seed=seed)
     if controls is not None:

@@ -119,6 +119,35 @@ def test_no_import_circles_anywhere_in_the_package():
     assert cycles == []
 
 
+# docs/architecture.md's floors, lowest first: a module imports only from its own floor or below
+FLOORS = [
+    ("errors", "notes", "files", "loudness", "extras"),
+    ("midi", "codec", "audio", "compose", "plot"),
+    ("config", "controls", "seeds", "ingest", "transcribe", "render"),
+    ("model", "checkpoint", "sampling", "train", "evaluate", "stream"),
+    ("pipeline", "cluster"),
+    ("cli", "studio", "__main__", ""),
+]
+
+
+def _floor(module: str) -> int:
+    top = module.removeprefix("ambient").lstrip(".").split(".")[0]
+    [floor] = [i for i, names in enumerate(FLOORS) if top in names]
+    return floor
+
+
+def test_import_arrows_point_down_the_floors():
+    upward = []
+    for path in SRC.rglob("*.py"):
+        name = ".".join(("ambient", *path.relative_to(SRC).with_suffix("").parts)).removesuffix(".__init__")
+        for imported in _module_imports(path):
+            if _floor(imported) > _floor(name):
+                upward.append(f"{name} -> {imported}")
+            if name.startswith("ambient.studio") and imported.startswith("ambient.cli"):
+                upward.append(f"{name} -> {imported} (the studio never imports the CLI)")
+    assert upward == []
+
+
 def test_no_source_file_is_over_400_lines():
     long = {str(p.relative_to(SRC)): n for p in SRC.rglob("*.py") if (n := len(p.read_text().splitlines())) > 400}
     assert long == {}

@@ -42,6 +42,7 @@ def eval_command(
     import torch
 
     from ambient.evaluate import EvalConfig, evaluate_model, write_report
+    from ambient.pipeline import evaluation_set
 
     torch.set_num_threads(threads)
     cfg = EvalConfig(pieces=pieces, primer_seconds=primer_seconds, seconds=seconds, seed=seed, takes=takes,
@@ -50,7 +51,8 @@ def eval_command(
                                             max_hold))
     with progress() as bar:
         task = bar.add_task("continuing held-out pieces", total=pieces)
-        report = evaluate_model(model, data, cfg, train_data, warn=say,
+        chosen = evaluation_set(data, model, train_data, warn=say)
+        report = evaluate_model(chosen.model_dir, chosen.pieces, cfg, chosen.corpus, warn=say, label=chosen.label,
                                 on_piece=lambda done, total: bar.update(task, completed=done, total=total))
     json_path, png_path = write_report(report, output)
     real, made = report["summary"]["real"], report["summary"]["generated"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 from ambient.errors import AmbientError
 from ambient.pipeline.manifest import Manifest
@@ -140,6 +141,47 @@ def models(ws: Workspace) -> list[dict]:
                       "validation_loss": c.get("metrics", {}).get("validation_loss_nats_per_token"),
                       "fine_tuned_from": c.get("fine_tuned_from")})
     return sorted(found, key=lambda m: m["trained"], reverse=True)
+
+
+def held_out_split(workspace: str | Path, model_dir: str | Path) -> tuple[dict[str, list], dict[str, list]]:
+    """(held-out pieces, training pieces) of a workspace model: the files its training kept
+    for validation, and the rest, read back from the workspace's token repo."""
+    import json
+
+    from ambient.codec import decode, read_tokens
+
+    data = json.loads((Path(model_dir) / "config.json").read_text()).get("data", {})
+    tokens = Workspace(workspace).repo("tokens")
+    held = set(data.get("validation_pieces", []))
+    split: tuple[dict, dict] = ({}, {})
+    for path in sorted(tokens.glob("*.npy")):
+        split[0 if path.name in held else 1][path.name] = decode(read_tokens(path))
+    if not split[0]:
+        raise AmbientError(f"{workspace}: the newest model names no held-out piece still in {tokens}")
+    return split
+
+
+class EvaluationSet(NamedTuple):
+    model_dir: Path | None     # None: the bundled model
+    pieces: dict[str, list]    # held-out pieces, name -> notes
+    corpus: list[list] | None  # the pieces it trained on (the copy check), if known
+    label: str                 # how the report names the model
+
+
+def evaluation_set(data: str | Path, model: str | Path | None = None, train_data: str | Path | None = None,
+                   warn=print) -> EvaluationSet:
+    """What `ambient eval` measures. `data` is a folder of MIDI, or a workspace: then its
+    newest model (unless `model` names another) on the pieces its training held out,
+    copies checked against the pieces it trained on. `model` may be a workspace too."""
+    from ambient.evaluate import read_pieces
+
+    corpus = list(read_pieces(train_data, warn=lambda m: None).values()) if train_data is not None else None
+    if is_workspace(data):
+        pieces, trained_on = held_out_split(data, latest_model(Workspace(data)))
+        chosen = model if model is not None else data
+        return EvaluationSet(model_dir(chosen), pieces, corpus if corpus is not None else list(trained_on.values()),
+                             str(chosen))
+    return EvaluationSet(model_dir(model), read_pieces(data, warn), corpus, str(model) if model else "bundled")
 
 
 def running(ws: Workspace, stage: str) -> dict | None:
