@@ -101,6 +101,7 @@ class Continuation:
     seed: int = 0
     program: int = 89              # General MIDI program of the written MIDI (89: warm pad)
     threads: int = 1               # one thread is fastest for one piece on a shared machine
+    device: str = "auto"           # a GPU when torch sees one (ambient.device)
     scale: str | None = "auto"     # `ambient generate` keeps the primer's scale unless told `--scale none`:
     #                                on held-out transcriptions key fidelity 0.41 -> 0.88 (docs/bundled-model.md)
 

@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 
 from ambient.cli.output import fail_if, print_error, progress, report_ingest
-from ambient.config import ModelConfig, TrainConfig, field_default
+from ambient.config import CONTINUATION, ModelConfig, TrainConfig, field_default
 from ambient.errors import ParameterError
 from ambient.transcribe.cleanup import SETTINGS as CLEANUP_SETTINGS
 
@@ -69,6 +69,8 @@ def train(
     warmup_steps: int = typer.Option(TRAINING.warmup_steps),
     val_every: int = typer.Option(TRAINING.val_every, help="Validate and checkpoint every N steps."),
     minutes: float = typer.Option(TRAINING.minutes, help="Stop after this many minutes (0: run every step)."),
+    patience: int = typer.Option(TRAINING.patience, help="Stop after this many validations without a better "
+                                 "held-out loss (0: never)."),
     seed: int = typer.Option(TRAINING.seed),
     context: int = typer.Option(MODEL.context, help="Tokens of context."),
     n_layer: int = typer.Option(MODEL.n_layer, "--layers"),
@@ -82,7 +84,7 @@ def train(
                                         "sounding (a model fine-tuned with --from gains it)."),
     resume: bool = typer.Option(False, help="Continue from OUT/checkpoint."),
     threads: int = typer.Option(0, help="CPU threads (0: torch's default)."),
-    device: str = typer.Option("cpu", help="cpu or cuda."),
+    device: str = typer.Option(CONTINUATION.device, help="auto (a GPU when there is one), cpu, cuda, cuda:N or mps."),
     init_from: Optional[str] = typer.Option(None, "--from", help="Fine-tune a model: 'default' (the bundled one), "
                                             "a model directory or a workspace. Its shape is kept; --context may change."),
     ray_workers: int = typer.Option(0, help="Train on this many Ray Train workers (0: here, or under torchrun)."),
@@ -96,6 +98,8 @@ def train(
 
     from ambient.errors import ParameterError
     from ambient.train import train as fit
+
+    from ambient.device import resolve
 
     if threads:
         torch.set_num_threads(threads)
@@ -121,7 +125,7 @@ def train(
             typed |= {"sounding_input"}  # a base without the sounding-notes input gains it (it starts as a no-op)
         model_config = ModelConfig.from_dict({**shape.to_dict(), **{k: getattr(model_config, k) for k in typed}})
     cfg = TrainConfig(steps=steps, batch_size=batch_size, learning_rate=learning_rate, warmup_steps=warmup_steps,
-                      val_every=val_every, seed=seed, minutes=minutes)
+                      val_every=val_every, seed=seed, minutes=minutes, patience=patience)
     if ray_workers:
         from ambient.cluster.training import train_on_ray
 
@@ -132,7 +136,7 @@ def train(
         raise ParameterError("ray_workers", "is needed for --gpus-per-worker, --address and --storage")
     else:
         with progress() as bar:
-            summary = fit(data_dir, out, model_config, cfg, resume=resume, device=device, progress=bar,
+            summary = fit(data_dir, out, model_config, cfg, resume=resume, device=resolve(device), progress=bar,
                           init_from=init_from, log=lambda m: bar.console.print(m, markup=False, highlight=False),
                           command=" ".join(["ambient", *sys.argv[1:]]))
     if os.environ.get("RANK", "0") != "0":

@@ -30,6 +30,7 @@ def eval_command(
     top_p: float = typer.Option(SAMPLING.top_p),
     train_data: Optional[Path] = typer.Option(None, help="The training MIDI, for the copy check."),
     threads: int = typer.Option(CONTINUATION.threads, help="CPU threads."),
+    device: str = typer.Option(CONTINUATION.device, help="auto (a GPU when there is one), cpu, cuda, cuda:N or mps."),
     scale: Optional[str] = CONTROL_OPTIONS["scale"],
     scale_strength: float = CONTROL_OPTIONS["scale_strength"],
     pitch_range: Optional[str] = CONTROL_OPTIONS["pitch_range"],
@@ -42,9 +43,11 @@ def eval_command(
     import torch
 
     from ambient.evaluate import EvalConfig, evaluate_model, write_report
+    from ambient.device import resolve
     from ambient.pipeline import evaluation_set
 
     torch.set_num_threads(threads)
+    device = resolve(device)
     cfg = EvalConfig(pieces=pieces, primer_seconds=primer_seconds, seconds=seconds, seed=seed, takes=takes,
                      sampling=Sampling(temperature=temperature, top_p=top_p),
                      controls=controls_from(scale, scale_strength, pitch_range, density, max_polyphony, key_pull,
@@ -53,6 +56,7 @@ def eval_command(
         task = bar.add_task("continuing held-out pieces", total=pieces)
         chosen = evaluation_set(data, model, train_data, warn=say)
         report = evaluate_model(chosen.model_dir, chosen.pieces, cfg, chosen.corpus, warn=say, label=chosen.label,
+                                device=device,
                                 on_piece=lambda done, total: bar.update(task, completed=done, total=total))
     json_path, png_path = write_report(report, output)
     real, made = report["summary"]["real"], report["summary"]["generated"]

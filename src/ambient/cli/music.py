@@ -34,6 +34,7 @@ def generate(
     program: int = typer.Option(CONTINUATION.program, help="General MIDI program of the output (89: warm pad)."),
     threads: int = typer.Option(CONTINUATION.threads,
                                 help="CPU threads (1 is fastest for one piece on a busy machine)."),
+    device: str = typer.Option(CONTINUATION.device, help="auto (a GPU when there is one), cpu, cuda, cuda:N or mps."),
     render_instrument: Optional[str] = typer.Option(None, "--render", help="Also render with this instrument."),
     audio_format: str = typer.Option(RENDER.audio_format, "--audio-format",
                                      help="wav, flac, mp3 or ogg (with --render)."),
@@ -73,7 +74,9 @@ def generate(
         preset(render_instrument)  # an unknown name fails before any work is done
     primer_path = resolve_primer(primer)
     notes = read_midi(primer_path)
-    net, config = load_model(model_dir(model))
+    from ambient.device import resolve
+
+    net, config = load_model(model_dir(model), device=resolve(device))
     codec = CodecConfig.from_dict(config["codec"])
     with progress() as bar:
         task = bar.add_task("generating", total=length)

@@ -25,6 +25,8 @@ def init(
                                 "5-30 minutes) or minutes."),
     steps: int = typer.Option(TRAIN["steps"], help="Most training steps per model (time decides first)."),
     threads: str = typer.Option(TRAIN["threads"], help="Training threads: auto (this machine's cores) or a number."),
+    device: str = typer.Option(TRAIN["device"], help="Training device: auto (a GPU when there is one), cpu, cuda, "
+                               "cuda:N or mps."),
     n_layer: int = typer.Option(TRAIN["n_layer"], "--layers"),
     d_model: int = typer.Option(TRAIN["d_model"]),
     n_head: int = typer.Option(TRAIN["n_head"], "--heads"),
@@ -37,7 +39,13 @@ def init(
     """Create a workspace."""
     from ambient.pipeline import Workspace
 
+    from ambient.device import CHOICES
+    from ambient.errors import AmbientError
+
+    if device.strip().lower() != "auto" and device.strip().lower().partition(":")[0] not in ("cpu", "cuda", "mps"):
+        raise AmbientError(f"--device: must be {CHOICES}, not {device!r}")
     train = {"minutes": _auto_or_number("minutes", minutes), "threads": _auto_or_number("threads", threads),
+             "device": device.strip().lower(),
              "steps": steps, "n_layer": n_layer, "d_model": d_model, "n_head": n_head, "context": context,
              "batch_size": batch_size, "fine_tune": fine_tune, "start_from": start_from}
     ws = Workspace.init(folder, {"train": train})

@@ -27,6 +27,7 @@ def stream(
     top_p: float = typer.Option(SAMPLING.top_p, help="Sample from the smallest set holding this probability."),
     seed: int = typer.Option(CONTINUATION.seed, help="Random seed; the same seed plays the same music."),
     threads: int = typer.Option(CONTINUATION.threads, help="CPU threads for the model."),
+    device: str = typer.Option(CONTINUATION.device, help="auto (a GPU when there is one), cpu, cuda, cuda:N or mps."),
     scale: Optional[str] = typer.Option(CONTINUATION.scale, "--scale",
                                         help="auto (the seed's scale), a scale like 'D dorian', or none."),
     density: Optional[str] = typer.Option("auto", help="Notes per second to hold, or auto (the seed's rate)."),
@@ -58,7 +59,9 @@ def stream(
     controls = controls_from(scale, math.inf, pitch_range, density, max_polyphony)
     check_minutes(minutes)               # before the output file exists
     performer = Performer(instrument, seed=seed)
-    net, config = load_model(model_dir(model))
+    from ambient.device import resolve
+
+    net, config = load_model(model_dir(model), device=resolve(device))
     composer = Composer(net, read_midi(resolve_primer(primer)), codec=CodecConfig.from_dict(config["codec"]),
                         sampling=sampling, controls=controls if controls.active else None, seed=seed,
                         journey_minutes=journey)

@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from ambient.cli.output import say
+from ambient.config import CONTINUATION
 from ambient.studio import DEFAULT_HOST, DEFAULT_PORT
 
 
@@ -20,13 +21,16 @@ def studio(
     port: int = typer.Option(DEFAULT_PORT, help="Port to listen on."),
     model: list[Path] = typer.Option([], "--model", "-m", help="Also offer this model directory (repeatable)."),
     open_browser: bool = typer.Option(False, "--open", help="Open the page in the default browser."),
+    device: str = typer.Option(CONTINUATION.device, help="auto (a GPU when there is one), cpu, cuda, cuda:N or mps."),
 ):
     """Make, hear, keep and compare pieces in the browser; watch the pipeline."""
     from ambient.errors import AmbientError
     from ambient.pipeline.workspace import default_root
+    from ambient.device import resolve
     from ambient.studio import serve
 
     root = workspace if workspace is not None else default_root()
+    device = resolve(device)
     for m in model:
         if not (m / "config.json").is_file():
             raise AmbientError(f"{m}: not a model directory (no config.json)")
@@ -42,7 +46,7 @@ def studio(
             webbrowser.open(url)
 
     Path(root).mkdir(parents=True, exist_ok=True)
-    serve(root, host, port, model, on_ready=ready)
+    serve(root, host, port, model, on_ready=ready, device=device)
 
 
 def register(app: typer.Typer) -> None:

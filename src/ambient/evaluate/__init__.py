@@ -35,13 +35,14 @@ def read_pieces(folder: str | Path, warn=print) -> dict[str, list]:
 
 
 def evaluate_model(model_dir: str | Path | None, pieces: dict[str, list], cfg: EvalConfig | None = None,
-                   corpus: list[list] | None = None, on_piece=None, warn=print, label: str | None = None) -> dict:
+                   corpus: list[list] | None = None, on_piece=None, warn=print, label: str | None = None,
+                   device: str = "cpu") -> dict:
     """Evaluate a model directory (None: the bundled model) on held-out pieces (name -> notes);
     `corpus`, the pieces it trained on, for the copy check. Each piece eval leaves out is
     reported through `warn`. (A workspace's model and held-out pieces: `ambient.pipeline.evaluation_set`.)"""
     from ambient.checkpoint import DEFAULT_MODEL_DIR, load_model
 
-    model, config = load_model(model_dir or DEFAULT_MODEL_DIR)
+    model, config = load_model(model_dir or DEFAULT_MODEL_DIR, device=device)
     config = {**config, "path": label or (str(model_dir) if model_dir is not None else "bundled")}
     report = evaluate(model, config, pieces, cfg or EvalConfig(), corpus, on_piece)
     for name, why in report["skipped"].items():

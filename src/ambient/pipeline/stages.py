@@ -133,7 +133,10 @@ def train_stage(inputs: list[Path], out: Path, params: dict, context: dict) -> N
                      threads=int(params.get("threads", 1)), log=log,
                      storage=f"{storage.rstrip('/')}/train/{work.name}" if storage else str(work / "ray"))
     else:
+        from ambient.device import resolve
+
         summary = train(data, model_dir, model_config, cfg, resume=resume, init_from=start, log=log,
+                        device=resolve(str(params.get("device", "auto"))),
                         on_step=_progress_reporter(work, cfg, context.get("progress")))
         before, after = summary.get("initial_validation_loss"), summary["best_validation_loss"]
         log(f"train: held-out loss {before:.3f} -> {after:.3f} nats/token ({(after - before) / before:+.0%})"
@@ -203,7 +206,7 @@ DEFAULT_PARAMS = {
     "train": {"steps": 100_000, "minutes": "auto", "batch_size": _TRAIN.batch_size, "context": _MODEL.context,
               "n_layer": _MODEL.n_layer, "n_head": _MODEL.n_head, "d_model": _MODEL.d_model,
               "val_every": 25, "patience": 4, "warmup_steps": 10, "fine_tune": False, "start_from": "auto",
-              "threads": "auto"},
+              "threads": "auto", "device": "auto"},
 }
 
 

@@ -19,7 +19,7 @@ DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8765
 
 
 def serve(workspace: str | Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, models: list[Path] = (),
-          on_ready=None) -> None:
+          on_ready=None, device: str = "cpu") -> None:
     """Run the studio until interrupted; a port already taken is one clear error."""
     import uvicorn
 
@@ -32,7 +32,7 @@ def serve(workspace: str | Path, host: str = DEFAULT_HOST, port: int = DEFAULT_P
             probe.bind((host, port))
         except OSError as e:
             raise AmbientError(f"{host}:{port}: cannot listen there ({e.strerror}); choose another --port") from None
-    app = create_app(workspace, models, host=host)
+    app = create_app(workspace, models, host=host, device=device)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
     if on_ready is not None:
         startup = server.startup

@@ -40,10 +40,10 @@ class Refused(Exception):
 
 
 def create_app(workspace: str | Path, models: list[Path] = (), max_upload: int = MAX_UPLOAD,
-               host: str = "127.0.0.1") -> FastAPI:
+               host: str = "127.0.0.1", device: str = "cpu") -> FastAPI:
     """The studio's app; `host` is the address it listens on, the one a request's Host may name."""
     root = Path(workspace).resolve()
-    studio, jobs, choices = Studio(root), Jobs(), Models(root, [Path(m) for m in models])
+    studio, jobs, choices = Studio(root), Jobs(), Models(root, [Path(m) for m in models], device)
     app = FastAPI(title="ambient studio", docs_url=None, redoc_url=None)
     app.add_middleware(Guard, host=host)
     app.state.studio, app.state.jobs = studio, jobs

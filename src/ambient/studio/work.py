@@ -52,8 +52,8 @@ class MakeRequest:
 class Models:
     """The models a request may name: the bundled one, the workspace's, and any given at start."""
 
-    def __init__(self, workspace: Path, extra: list[Path] = ()):
-        self.workspace, self.extra = workspace, list(extra)
+    def __init__(self, workspace: Path, extra: list[Path] = (), device: str = "cpu"):
+        self.workspace, self.extra, self.device = workspace, list(extra), device
         self._loaded: dict[str, tuple] = {}
 
     def choices(self) -> list[dict]:
@@ -88,7 +88,7 @@ class Models:
         if model_id not in self._loaded:
             from ambient.checkpoint import load_model
 
-            self._loaded[model_id] = load_model(self.path(model_id))
+            self._loaded[model_id] = load_model(self.path(model_id), device=self.device)
         return self._loaded[model_id]
 
 
