@@ -1,6 +1,7 @@
 """The studio's JSON API through the framework's test client: every endpoint, bad input included."""
 
 import io
+import re
 import time
 
 import numpy as np
@@ -86,7 +87,10 @@ def test_a_take_is_kept_heard_downloaded_and_survives_a_restart(tmp_path, client
 def test_variations_sit_in_one_batch_and_differ(client):
     first, second = make(client, variations=2, seed=5)
     assert first["batch"] == second["batch"] and first["notes"] != second["notes"]
-    assert [t["name"] for t in client.get("/api/takes").json()["takes"]] == ["seed 2, take 1", "seed 2, take 2"]
+    names = [t["name"] for t in client.get("/api/takes").json()["takes"]]
+    assert [n.split(" · ")[:2] + n.split(" · ")[3:] for n in names] == [["seed 2", "stratosphere", "take 1"],
+                                                                        ["seed 2", "stratosphere", "take 2"]]
+    assert all(re.fullmatch(r"\d\d:\d\d", n.split(" · ")[2]) for n in names)   # when it was made
 
 
 def test_rename_star_rerender_and_delete(client):

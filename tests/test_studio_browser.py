@@ -141,6 +141,27 @@ def test_make_a_take_from_a_seed_hear_it_see_it_and_download_it(server, browser,
     browser.save_screenshot(str(shots / "make-take.png"))
 
 
+def test_the_piano_roll_has_time_and_pitch_axes_and_a_playhead_to_the_end_of_the_audio(server, browser, shots):
+    import re
+
+    browser.get(server)
+    wait_for(browser, lambda b: cards(b) and cards(b)[0].find_element(By.TAG_NAME, "audio").get_attribute("src"))
+    card = cards(browser)[0]
+    duration = audio_duration(browser, card)
+    browser.execute_async_script("""
+        const audio = arguments[0].querySelector('audio'), done = arguments[arguments.length - 1];
+        audio.addEventListener('seeked', () => setTimeout(done, 100), {once: true});
+        audio.currentTime = audio.duration - 0.3;""", card)
+    roll = card.find_element(By.CSS_SELECTOR, "canvas.roll")
+    assert float(roll.get_attribute("data-span")) == pytest.approx(duration, abs=0.05)   # the reverb's tail too
+    width = browser.execute_script("return arguments[0].clientWidth", roll)
+    assert 0.95 * width < float(roll.get_attribute("data-playhead-x")) <= width          # still on the canvas
+    assert int(roll.get_attribute("data-tick")) in (1, 2, 5, 10, 15, 30, 60, 120)
+    pitches = roll.get_attribute("data-pitches").split()
+    assert pitches and all(re.fullmatch(r"[A-G][#b]?-?\d", p) for p in pitches)
+    roll.screenshot(str(shots / "piano-roll-playhead-at-end.png"))
+
+
 def test_switching_instrument_renders_again_without_a_new_take(server, browser):
     card = cards(browser)[0]
     before = take_json(server, card)

@@ -61,6 +61,13 @@ class Manifest:
         rows = self.db.execute("SELECT input, datum_hash, status FROM datums WHERE stage=?", (stage,))
         return {i: (h, s) for i, h, s in rows}
 
+    def newest_output(self, stage: str) -> str | None:
+        """The path of the stage's most recently written output file, or None."""
+        row = self.db.execute(
+            "SELECT o.path FROM outputs o JOIN files f ON f.repo=o.repo AND f.path=o.path "
+            "WHERE o.stage=? ORDER BY f.mtime_ns DESC LIMIT 1", (stage,)).fetchone()
+        return row[0] if row else None
+
     def datum_rows(self, stage: str | None = None) -> list[dict]:
         query = "SELECT stage, input, status, error, attempts, seconds, finished FROM datums"
         rows = self.db.execute(query + (" WHERE stage=?" if stage else ""), (stage,) if stage else ())

@@ -227,12 +227,7 @@ def _commit(ws: Workspace, manifest: Manifest, stage: Stage, job: Datum, result)
     parents = [p.name for p in job.inputs]
     with manifest.transaction():
         manifest.drop_outputs(stage.name, job.input)
-        stale = [(r, p) for r, p in old if (r, p) not in {(stage.output, w) for w in written}]
-        for r, p in stale:
-            if stage.keep_history:
-                manifest.put_output(stage.name, HISTORY, r, p)
-            else:
-                manifest.drop_file(r, p)
+        gone = _retire(manifest, stage, [(r, p) for r, p in old if (r, p) not in {(stage.output, w) for w in written}])
         for rel in written:
             st = (repo / rel).stat()
             manifest.put_file(stage.output, rel, content_hash(repo / rel), st.st_size, st.st_mtime_ns)
@@ -241,45 +236,51 @@ def _commit(ws: Workspace, manifest: Manifest, stage: Stage, job: Datum, result)
                 manifest.add_parent(stage.output, rel, stage.input, parent)
         manifest.put_datum(stage.name, job.input, job.digest, "done", None, result.log, result.attempts,
                            result.seconds)
-    if not stage.keep_history:
-        for r, p in stale:
-            (ws.repo(r) / p).unlink(missing_ok=True)
+    _delete(ws, gone)
 
 
 def _record_failure(ws: Workspace, manifest: Manifest, stage: Stage, job: Datum, result) -> None:
     """The datum's input changed and its work failed: its old outputs no longer stand."""
     shutil.rmtree(job.scratch, ignore_errors=True)
-    old = manifest.outputs(stage.name, job.input)
+    gone = []
     with manifest.transaction():
-        if not stage.keep_history:
+        if not stage.keep_history:  # a kept model stays where it was; nothing else of a failed input does
+            old = manifest.outputs(stage.name, job.input)
             manifest.drop_outputs(stage.name, job.input)
-            for r, p in old:
-                manifest.drop_file(r, p)
+            gone = _retire(manifest, stage, old)
         manifest.put_datum(stage.name, job.input, job.digest, "failed", result.error, result.log, result.attempts,
                            result.seconds)
-    if not stage.keep_history:
-        for r, p in old:
-            (ws.repo(r) / p).unlink(missing_ok=True)
+    _delete(ws, gone)
 
 
 def _remove_datum(ws: Workspace, manifest: Manifest, stage: Stage, input_: str) -> None:
     old = manifest.outputs(stage.name, input_)
     with manifest.transaction():
         manifest.drop_outputs(stage.name, input_)
-        for r, p in old:
-            if stage.keep_history:
-                manifest.put_output(stage.name, HISTORY, r, p)
-            else:
-                manifest.drop_file(r, p)
+        gone = _retire(manifest, stage, old)
         manifest.drop_datum(stage.name, input_)
-    if not stage.keep_history:
-        for r, p in old:
-            (ws.repo(r) / p).unlink(missing_ok=True)
+    _delete(ws, gone)
+
+
+def _retire(manifest: Manifest, stage: Stage, outputs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Inside a transaction: outputs that no longer stand leave the manifest, or, for a stage
+    that keeps its history (every model), stay on as history. The files to delete once the
+    transaction has committed (never before: a kill in between must leave the old state)."""
+    if stage.keep_history:
+        for repo, path in outputs:
+            manifest.put_output(stage.name, HISTORY, repo, path)
+        return []
+    for repo, path in outputs:
+        manifest.drop_file(repo, path)
+    return list(outputs)
+
+
+def _delete(ws: Workspace, files: list[tuple[str, str]]) -> None:
+    for repo, path in files:
+        (ws.repo(repo) / path).unlink(missing_ok=True)
 
 
 def latest_output_dir(ws: Workspace, manifest: Manifest, stage: Stage) -> str | None:
     """The newest folder a reduce stage committed (the model to fine-tune from)."""
-    rows = manifest.db.execute(
-        "SELECT o.path, f.mtime_ns FROM outputs o JOIN files f ON f.repo=o.repo AND f.path=o.path "
-        "WHERE o.stage=? ORDER BY f.mtime_ns DESC LIMIT 1", (stage.name,)).fetchone()
-    return str(ws.repo(stage.output) / rows[0].split("/")[0]) if rows else None
+    newest = manifest.newest_output(stage.name)
+    return str(ws.repo(stage.output) / newest.split("/")[0]) if newest else None

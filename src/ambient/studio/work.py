@@ -7,6 +7,7 @@ choice against those lists, so a request names things, never paths.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -150,7 +151,11 @@ def make_takes(studio: Studio, models: Models, request: MakeRequest, job: Job) -
         before = notes if parent is not None else window
         start = piece_end(before) if parent is not None else window_end
         piece = before + shift(new, start - window_end)
-        name = display_name(request.name, f"{label}, take {i + 1}" if request.variations > 1 else label)
+        # a name that says what it is: what it continues, through what, when (a person may rename it)
+        made_at = time.strftime("%H:%M")
+        origin = f"{studio.take(parent)['primer']} continued" if parent is not None else label
+        what = f"{origin} · {request.instrument} · {made_at}"
+        name = display_name(request.name, f"{what} · take {i + 1}" if request.variations > 1 else what)
         made.append(studio.add_take(piece, name=name, primer=label, primer_end=start, model=request.model,
                                     instrument=request.instrument, settings={**settings, "variation": i},
                                     batch=batch, parent=parent))

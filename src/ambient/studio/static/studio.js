@@ -150,7 +150,11 @@ async function takeCard(take) {
   paintStar(take.starred);
   star.onclick = async () => { take.starred = !take.starred; paintStar(take.starred); await api("PATCH", `/api/takes/${take.id}`, { starred: take.starred }); };
   $(".delete", card).onclick = async () => { await api("DELETE", `/api/takes/${take.id}`); card.remove(); };
-  $(".meta", card).textContent = `${take.primer} → ${(take.seconds - take.primer_end).toFixed(0)} s new · ` +
+  const made = new Date(take.created * 1000);
+  const parent = take.parent && state.takes.find((t) => t.id === take.parent);
+  $(".meta", card).textContent = `${made.toLocaleDateString()} ${made.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })} · ` +
+    (take.parent ? `continues ${parent ? parent.name : "a deleted take"} · ` : "") +
+    `${take.primer} → ${(take.seconds - take.primer_end).toFixed(0)} s new · ` +
     `${take.note_count} notes · ${take.model} · T ${take.settings.temperature} · scale ${take.settings.scale ?? "none"}`;
   const instrument = $(".instrument", card);
   for (const i of state.options.instruments) option(instrument, i.name, i.name);
@@ -185,24 +189,56 @@ async function takeCard(take) {
   setLinks();
   const detail = await api("GET", `/api/takes/${take.id}`);
   const canvas = $(".roll", card);
-  const draw = () => drawRoll(canvas, detail.notes, detail.primer_end, detail.seconds, audio.currentTime);
+  const draw = () => drawRoll(canvas, detail.notes, detail.primer_end, detail.seconds, audio.currentTime,
+                              Number.isFinite(audio.duration) ? audio.duration : 0);
   const follow = () => { draw(); if (!audio.paused) requestAnimationFrame(follow); };
   audio.addEventListener("play", follow);
   audio.addEventListener("seeked", draw);
+  audio.addEventListener("loadedmetadata", draw);
   requestAnimationFrame(draw);
   return card;
 }
 
-function drawRoll(canvas, notes, primerEnd, seconds, playhead) {
-  const w = canvas.width = canvas.clientWidth * devicePixelRatio || 640;
-  const h = canvas.height = canvas.clientHeight * devicePixelRatio || 200;
+const NAMES = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"];
+const pitchName = (p) => `${NAMES[p % 12]}${Math.floor(p / 12) - 1}`;
+
+// The piano roll: seconds along the bottom, pitch names up the side, the primer (blue) and
+// the continuation (amber) either side of a labelled line, and a playhead over the whole
+// audio (the reverb's tail runs past the last note, so the span is the longer of the two).
+function drawRoll(canvas, notes, primerEnd, seconds, playhead, audioSeconds) {
+  const ratio = devicePixelRatio || 1;
+  const w = canvas.width = (canvas.clientWidth || 640) * ratio;
+  const h = canvas.height = (canvas.clientHeight || 200) * ratio;
   const g = canvas.getContext("2d");
   g.fillStyle = "#0c0f15"; g.fillRect(0, 0, w, h);
-  if (!notes.length) return;
-  const low = Math.min(...notes.map((n) => n[2])) - 2, high = Math.max(...notes.map((n) => n[2])) + 2;
-  const x = (t) => (t / Math.max(seconds, 1e-3)) * w, row = h / (high - low + 1);
-  const y = (p) => h - (p - low + 1) * row;
-  g.fillStyle = "rgba(111,143,216,0.08)"; g.fillRect(0, 0, x(primerEnd), h);
+  const left = 34 * ratio, bottom = 16 * ratio, top = 14 * ratio;
+  const span = Math.max(seconds, audioSeconds || 0, 1e-3);
+  const x = (t) => left + (t / span) * (w - left);
+  g.font = `${10 * ratio}px system-ui, sans-serif`;
+  g.textBaseline = "middle";
+  // time axis: a tick every 1, 2, 5, 10, 15, 30 or 60 s, whichever gives about eight
+  const step = [1, 2, 5, 10, 15, 30, 60, 120].find((s) => span / s <= 9) || 300;
+  g.fillStyle = "#8a93a6"; g.strokeStyle = "rgba(255,255,255,0.07)"; g.textAlign = "center";
+  for (let t = 0; t <= span + 1e-6; t += step) {
+    g.beginPath(); g.moveTo(x(t), top); g.lineTo(x(t), h - bottom); g.stroke();
+    g.fillText(`${t}s`, Math.min(x(t), w - 12 * ratio), h - bottom / 2);
+  }
+  canvas.dataset.span = span.toFixed(2); canvas.dataset.tick = step;
+  if (!notes.length) { canvas.dataset.drawn = 0; return; }
+  const low = Math.min(...notes.map((n) => n[2])) - 1, high = Math.max(...notes.map((n) => n[2])) + 1;
+  const row = (h - top - bottom) / (high - low + 1);
+  const y = (p) => h - bottom - (p - low + 1) * row;
+  // pitch axis: every C (and the lowest and highest note when no C is in range)
+  g.textAlign = "right";
+  const labels = [];
+  for (let p = low; p <= high; p++) if (p % 12 === 0) labels.push(p);
+  if (!labels.length) labels.push(low + 1, high - 1);
+  for (const p of labels) {
+    g.fillStyle = "#8a93a6"; g.fillText(pitchName(p), left - 4 * ratio, y(p) + row / 2);
+    g.strokeStyle = "rgba(255,255,255,0.05)"; g.beginPath(); g.moveTo(left, y(p) + row); g.lineTo(w, y(p) + row); g.stroke();
+  }
+  canvas.dataset.pitches = labels.map(pitchName).join(" ");
+  g.fillStyle = "rgba(111,143,216,0.08)"; g.fillRect(left, top, x(primerEnd) - left, h - top - bottom);
   let drawn = 0;
   for (const [start, end, pitch, velocity] of notes) {
     g.globalAlpha = 0.45 + 0.55 * velocity / 127;
@@ -211,9 +247,14 @@ function drawRoll(canvas, notes, primerEnd, seconds, playhead) {
     drawn++;
   }
   g.globalAlpha = 1;
-  g.strokeStyle = "#7fd1b9"; g.beginPath(); g.moveTo(x(primerEnd), 0); g.lineTo(x(primerEnd), h); g.stroke();
-  if (playhead > 0) { g.strokeStyle = "#ffffff"; g.beginPath(); g.moveTo(x(playhead), 0); g.lineTo(x(playhead), h); g.stroke(); }
+  g.strokeStyle = "#7fd1b9"; g.beginPath(); g.moveTo(x(primerEnd), top); g.lineTo(x(primerEnd), h - bottom); g.stroke();
+  g.fillStyle = "#7fd1b9"; g.textAlign = "right"; g.fillText("primer", x(primerEnd) - 4 * ratio, top / 2 + 1);
+  g.textAlign = "left"; g.fillText("continuation", x(primerEnd) + 4 * ratio, top / 2 + 1);
+  if (playhead > 0) {
+    g.strokeStyle = "#ffffff"; g.beginPath(); g.moveTo(x(playhead), top); g.lineTo(x(playhead), h - bottom); g.stroke();
+  }
   canvas.dataset.drawn = drawn;
+  canvas.dataset.playheadX = playhead > 0 ? (x(playhead) / ratio).toFixed(1) : "";
 }
 
 // ---- pipeline ---------------------------------------------------------------------------
