@@ -103,7 +103,7 @@ def test_rename_star_rerender_and_delete(client):
     assert wait(client, job)["state"] == "done"
     assert client.get(path).json()["renders"] == ["stratosphere", "underwater-temple"]
     assert client.post(path + "/render", json={"instrument": "kazoo"}).json() == {"error": "'kazoo': no such instrument"}
-    assert client.delete(path).json() == {"deleted": take["id"]}
+    assert client.delete(path).json()["deleted"] == take["id"]
     assert client.get(path).status_code == 404 and client.get("/api/takes").json()["takes"] == []
 
 
@@ -292,3 +292,24 @@ def test_a_taken_port_is_one_line_and_no_server(tmp_path):
     assert result.returncode == 1
     assert result.stderr.strip() == f"error: 127.0.0.1:{port}: cannot listen there (Address already in use); " \
                                     "choose another --port"
+
+
+def test_a_deleted_take_can_be_brought_back_until_the_trash_is_full(client):
+    from ambient.studio.takes import KEEP_DELETED
+
+    [take] = make(client, seconds=2)
+    gone = client.delete(f"/api/takes/{take['id']}").json()
+    assert gone == {"deleted": take["id"], "undo": f"/api/takes/{take['id']}/restore"}
+    assert client.get("/api/takes").json()["takes"] == []
+    assert client.get(f"/api/takes/{take['id']}").status_code == 404
+    back = client.post(gone["undo"], headers=JSON)
+    assert back.status_code == 200 and back.json()["id"] == take["id"]
+    assert client.get(f"/api/takes/{take['id']}/audio/stratosphere.wav").status_code == 200   # its files came back
+    again = client.post(gone["undo"], headers=JSON)
+    assert again.status_code == 400 and again.json()["error"] == f"'{take['id']}': no deleted take to bring back"
+    studio = client.app.state.studio
+    for _ in range(KEEP_DELETED):          # deleting more pushes the oldest out of the trash for good
+        [other] = make(client, seconds=2)
+        client.delete(f"/api/takes/{other['id']}")
+    client.delete(f"/api/takes/{take['id']}")
+    assert len(list((studio.root / "trash").iterdir())) == KEEP_DELETED

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -88,11 +89,13 @@ def shots(tmp_path_factory):
 
 
 def cards(browser):
-    return browser.find_elements(By.CSS_SELECTOR, "#takes .take")
+    return browser.find_elements(By.CSS_SELECTOR, "#takes .take:not(.deleted)")
 
 
 def wait_for(browser, condition, seconds=120):
-    return WebDriverWait(browser, seconds, poll_frequency=0.2).until(lambda b: condition(b))
+    # a card replaced while we read it (the list re-renders) is looked at again on the next poll
+    return WebDriverWait(browser, seconds, poll_frequency=0.2,
+                         ignored_exceptions=(StaleElementReferenceException,)).until(lambda b: condition(b))
 
 
 def audio_duration(browser, card) -> float:
@@ -273,3 +276,16 @@ window.outcome = Promise.allSettled([
     assert after == before
     jobs = json.load(urllib.request.urlopen(server + "api/jobs"))["jobs"]
     assert not any(j["kind"] == "pipeline" for j in jobs) and all("planted" not in j["label"] for j in jobs)
+
+
+def test_delete_a_take_then_undo_brings_its_card_back(server, browser):
+    browser.get(server)
+    wait_for(browser, lambda b: cards(b))
+    before = [c.get_attribute("data-take") for c in cards(browser)]
+    cards(browser)[0].find_element(By.CSS_SELECTOR, "button.delete").click()
+    wait_for(browser, lambda b: b.find_elements(By.CSS_SELECTOR, "#takes .take.deleted"), 10)
+    assert browser.find_element(By.CSS_SELECTOR, "#takes .take.deleted span").text.startswith("Deleted “")
+    assert [c.get_attribute("data-take") for c in cards(browser)] == before[1:]
+    browser.find_element(By.CSS_SELECTOR, "#takes .take.deleted button.undo").click()
+    wait_for(browser, lambda b: [c.get_attribute("data-take") for c in cards(b)] == before, 30)
+    assert not browser.find_elements(By.CSS_SELECTOR, "#takes .take.deleted")

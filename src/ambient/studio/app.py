@@ -164,7 +164,11 @@ def create_app(workspace: str | Path, models: list[Path] = (), max_upload: int =
     @app.delete("/api/takes/{take}")
     def delete(take: str):
         studio.delete_take(take)
-        return {"deleted": take}
+        return {"deleted": take, "undo": f"/api/takes/{take}/restore"}
+
+    @app.post("/api/takes/{take}/restore")
+    def restore(take: str):
+        return studio.restore_take(take)
 
     @app.post("/api/takes/{take}/render")
     async def rerender(take: str, request: Request):

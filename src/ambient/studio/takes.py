@@ -9,6 +9,7 @@ renders made of it, one per instrument and format, kept beside it.
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
 import shutil
@@ -22,12 +23,13 @@ from ambient.notes import Note
 
 ID = re.compile(r"^[0-9a-f]{12}$")
 
+KEEP_DELETED = 20  # deleted takes kept for undo; older ones go for good
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS takes (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, starred INTEGER NOT NULL DEFAULT 0, created REAL NOT NULL,
     primer TEXT NOT NULL, primer_end REAL NOT NULL, seconds REAL NOT NULL, notes INTEGER NOT NULL,
     model TEXT NOT NULL, instrument TEXT NOT NULL, settings TEXT NOT NULL, batch TEXT NOT NULL,
-    parent TEXT
+    parent TEXT, deleted REAL
 );
 CREATE TABLE IF NOT EXISTS uploads (
     id TEXT PRIMARY KEY, label TEXT NOT NULL, kind TEXT NOT NULL, created REAL NOT NULL, notes INTEGER NOT NULL,
@@ -57,12 +59,14 @@ class Studio:
 
     def __init__(self, root: str | Path):
         self.root = Path(root) / "studio"
-        for sub in ("takes", "uploads", "incoming"):
+        for sub in ("takes", "uploads", "incoming", "trash"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.root / "studio.sqlite", check_same_thread=False)
         self._db.row_factory = sqlite3.Row
         self._db.executescript("PRAGMA journal_mode=WAL;" + SCHEMA)
+        if "deleted" not in {row[1] for row in self._db.execute("PRAGMA table_info(takes)")}:  # a studio from before undo
+            self._db.execute("ALTER TABLE takes ADD COLUMN deleted REAL")
 
     def close(self) -> None:
         self._db.close()
@@ -88,7 +92,8 @@ class Studio:
         folder.mkdir()
         write_midi(folder / "take.mid", notes, text=f"ambient studio: {name}")
         with self._lock, self._db:
-            self._db.execute("INSERT INTO takes VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            self._db.execute("INSERT INTO takes (id, name, starred, created, primer, primer_end, seconds, notes, "
+                             "model, instrument, settings, batch, parent) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                              (take, name, 0, time.time(), primer, primer_end, piece_end(notes), len(notes), model,
                               instrument, json.dumps(settings), batch, parent))
         return take
@@ -96,20 +101,21 @@ class Studio:
     def takes(self) -> list[dict]:
         with self._lock:
             # newest batch first; a batch's variations in the order they were made
-            rows = self._db.execute("SELECT * FROM takes ORDER BY (SELECT MIN(created) FROM takes AS b "
-                                    "WHERE b.batch = takes.batch) DESC, created ASC").fetchall()
+            rows = self._db.execute("SELECT * FROM takes WHERE deleted IS NULL ORDER BY (SELECT MIN(created) "
+                                    "FROM takes AS b WHERE b.batch = takes.batch) DESC, created ASC").fetchall()
         return [self._row(r) for r in rows]
 
     def take(self, take: str) -> dict:
         self.folder("takes", take)
         with self._lock:
-            row = self._db.execute("SELECT * FROM takes WHERE id = ?", (take,)).fetchone()
+            row = self._db.execute("SELECT * FROM takes WHERE id = ? AND deleted IS NULL", (take,)).fetchone()
         if row is None:
             raise AmbientError(f"{take!r}: no such take")
         return self._row(row)
 
     def _row(self, row: sqlite3.Row) -> dict:
         d = dict(row)
+        d.pop("deleted", None)
         d["starred"] = bool(d["starred"])
         d["note_count"] = d.pop("notes")
         d["settings"] = json.loads(d["settings"])
@@ -136,10 +142,30 @@ class Studio:
             self._db.execute("UPDATE takes SET instrument = ? WHERE id = ?", (instrument, take))
 
     def delete_take(self, take: str) -> None:
+        """Into the trash, where `restore_take` finds it again; only the KEEP_DELETED most
+        recently deleted takes are kept there."""
         self.take(take)
         with self._lock, self._db:
-            self._db.execute("DELETE FROM takes WHERE id = ?", (take,))
-        shutil.rmtree(self.folder("takes", take), ignore_errors=True)
+            self._db.execute("UPDATE takes SET deleted = ? WHERE id = ?", (time.time(), take))
+        os.replace(self.folder("takes", take), self.root / "trash" / take)
+        with self._lock, self._db:
+            old = [r[0] for r in self._db.execute("SELECT id FROM takes WHERE deleted IS NOT NULL "
+                                                  "ORDER BY deleted DESC LIMIT -1 OFFSET ?", (KEEP_DELETED,))]
+            self._db.executemany("DELETE FROM takes WHERE id = ?", [(i,) for i in old])
+        for gone in old:
+            shutil.rmtree(self.root / "trash" / gone, ignore_errors=True)
+
+    def restore_take(self, take: str) -> dict:
+        """A deleted take back where it was (undo)."""
+        self.folder("takes", take)
+        with self._lock:
+            row = self._db.execute("SELECT id FROM takes WHERE id = ? AND deleted IS NOT NULL", (take,)).fetchone()
+        if row is None:
+            raise AmbientError(f"{take!r}: no deleted take to bring back")
+        os.replace(self.root / "trash" / take, self.folder("takes", take))
+        with self._lock, self._db:
+            self._db.execute("UPDATE takes SET deleted = NULL WHERE id = ?", (take,))
+        return self.take(take)
 
     def render_path(self, take: str, instrument: str, fmt: str) -> Path:
         from ambient.render import PRESETS

@@ -149,7 +149,16 @@ async function takeCard(take) {
   const paintStar = (on) => { star.textContent = on ? "★" : "☆"; star.classList.toggle("on", on); };
   paintStar(take.starred);
   star.onclick = async () => { take.starred = !take.starred; paintStar(take.starred); await api("PATCH", `/api/takes/${take.id}`, { starred: take.starred }); };
-  $(".delete", card).onclick = async () => { await api("DELETE", `/api/takes/${take.id}`); card.remove(); };
+  $(".delete", card).onclick = async () => {
+    const gone = await api("DELETE", `/api/takes/${take.id}`);
+    // the card gives way to a line with Undo: the take waits in the studio's trash
+    const note = document.createElement("div");
+    note.className = "take deleted";
+    note.innerHTML = `<span></span> <button class="undo">Undo</button>`;
+    $("span", note).textContent = `Deleted “${take.name}”.`;
+    $(".undo", note).onclick = async () => { await api("POST", gone.undo); await loadTakes(); };
+    card.replaceWith(note);
+  };
   const made = new Date(take.created * 1000);
   const parent = take.parent && state.takes.find((t) => t.id === take.parent);
   $(".meta", card).textContent = `${made.toLocaleDateString()} ${made.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })} · ` +
