@@ -27,6 +27,12 @@ def test_the_auto_budget_grows_with_the_collection_and_uses_every_core(pieces, m
     assert why.startswith(f"{minutes:g} minutes for {pieces} pieces, {os.cpu_count()} threads (this machine's cores)")
 
 
+def test_on_ray_auto_threads_are_one_a_worker_not_this_machines_cores():
+    params, why = train_budget(DEFAULT_PARAMS["train"], 12, on_ray=True)
+    assert params["threads"] == 1 and "1 thread a Ray worker" in why
+    assert train_budget({**DEFAULT_PARAMS["train"], "threads": 3}, 12, on_ray=True)[0]["threads"] == 3
+
+
 def test_a_budget_the_user_set_is_kept():
     params, why = train_budget({**DEFAULT_PARAMS["train"], "minutes": 2.5, "threads": 1}, 12)
     assert (params["minutes"], params["threads"]) == (2.5, 1)

@@ -254,8 +254,9 @@ def _seconds_or_auto(name: str, value: str | None) -> float | str | None:
         raise ParameterError(name, f"must be auto or a number, got {value!r}") from None
 
 
-def controls_from(scale: str | None, scale_strength: float, pitch_range: str | None, density: str | None,
-                  max_polyphony: int | None, key_pull: float | None = None, max_hold: str | None = None) -> Controls:
+def controls_from(*, scale: str | None = None, scale_strength: float = math.inf, pitch_range: str | None = None,
+                  density: str | None = None, max_polyphony: int | None = None, key_pull: float | None = None,
+                  max_hold: str | None = None) -> Controls:
     """Controls from the words a person types (CLI flags, the studio's fields): 'none', '36-84', 'auto'."""
     if scale is not None and scale.strip().lower() == "none":
         scale = None

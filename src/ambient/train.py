@@ -337,6 +337,23 @@ def starting_point(pieces: int, model_config: ModelConfig, start_from: str = "au
     return "default", f"fine-tuning the bundled model ({why})"
 
 
+def fine_tune_shape(base: str | Path | None, asked: ModelConfig, chosen: set[str]) -> ModelConfig:
+    """The shape a fine-tune of `base` (a model directory; None: the bundled model) trains:
+    the base's own, with the context and dropout taken from `asked` when the user chose them
+    (`chosen`), and the sounding-notes input when asked for (a base without it gains it as a
+    no-op). Any other field chosen unlike the base's is an error naming it."""
+    from ambient.checkpoint import DEFAULT_MODEL_DIR, read_config
+
+    shape = ModelConfig.from_dict(read_config(base if base is not None else DEFAULT_MODEL_DIR).get("model", {}))
+    for name in sorted(chosen - {"context", "dropout", "sounding_input"}):
+        if getattr(asked, name) != getattr(shape, name):
+            raise ParameterError(name, f"{getattr(asked, name)}: a fine-tuned model keeps the shape of the one it "
+                                       f"starts from ({name} {getattr(shape, name)}); only the context and "
+                                       "dropout may change")
+    kept = (chosen & {"context", "dropout"}) | ({"sounding_input"} if asked.sounding_input else set())
+    return ModelConfig.from_dict({**shape.to_dict(), **{k: getattr(asked, k) for k in kept}})
+
+
 def same_weights_shape(a: ModelConfig, b: ModelConfig) -> bool:
     """Whether weights of `a` fit `b`: dropout never matters, nor context under relative attention,
     and `b` may add the sounding-notes input that `a` lacks (it starts as a no-op)."""

@@ -107,23 +107,15 @@ def train(
                                max_relative_distance=max_relative_distance, positions=positions,
                                sounding_input=sounding_input)
     if init_from is not None:
-        from ambient.checkpoint import DEFAULT_MODEL_DIR, read_config
         from ambient.pipeline import model_dir
+        from ambient.train import fine_tune_shape
 
         base = None if init_from == "default" else model_dir(init_from)
         init_from = "default" if base is None else str(base)
         typed = {name for name in ("context", "dropout", "n_layer", "n_head", "d_model", "max_relative_distance",
-                                   "positions") if ctx.get_parameter_source(name).name == "COMMANDLINE"}
-        shape = ModelConfig.from_dict(read_config(base if base is not None else DEFAULT_MODEL_DIR).get("model", {}))
-        for name in sorted(typed - {"context", "dropout"}):
-            if getattr(model_config, name) != getattr(shape, name):
-                raise ParameterError(name, f"{getattr(model_config, name)}: a fine-tuned model keeps the shape of "
-                                           f"the one it starts from ({name} {getattr(shape, name)}); only the "
-                                           "context and dropout may change")
-        typed &= {"context", "dropout"}
-        if sounding_input:
-            typed |= {"sounding_input"}  # a base without the sounding-notes input gains it (it starts as a no-op)
-        model_config = ModelConfig.from_dict({**shape.to_dict(), **{k: getattr(model_config, k) for k in typed}})
+                                   "positions", "sounding_input")
+                 if ctx.get_parameter_source(name).name == "COMMANDLINE"}
+        model_config = fine_tune_shape(base, model_config, typed)
     cfg = TrainConfig(steps=steps, batch_size=batch_size, learning_rate=learning_rate, warmup_steps=warmup_steps,
                       val_every=val_every, seed=seed, minutes=minutes, patience=patience)
     if ray_workers:

@@ -50,8 +50,9 @@ def eval_command(
     device = resolve(device)
     cfg = EvalConfig(pieces=pieces, primer_seconds=primer_seconds, seconds=seconds, seed=seed, takes=takes,
                      sampling=Sampling(temperature=temperature, top_p=top_p),
-                     controls=controls_from(scale, scale_strength, pitch_range, density, max_polyphony, key_pull,
-                                            max_hold))
+                     controls=controls_from(scale=scale, scale_strength=scale_strength, pitch_range=pitch_range,
+                                            density=density, max_polyphony=max_polyphony, key_pull=key_pull,
+                                            max_hold=max_hold))
     with progress() as bar:
         task = bar.add_task("continuing held-out pieces", total=pieces)
         chosen = evaluation_set(data, model, train_data, warn=say)

@@ -63,7 +63,8 @@ def generate(
     torch.set_num_threads(threads)
     sampling = Sampling(temperature, top_k, top_p, min_p)
     sampling.check()
-    controls = controls_from(scale, scale_strength, pitch_range, density, max_polyphony, key_pull, max_hold)
+    controls = controls_from(scale=scale, scale_strength=scale_strength, pitch_range=pitch_range, density=density,
+                             max_polyphony=max_polyphony, key_pull=key_pull, max_hold=max_hold)
     if not 0 <= program <= 127:
         raise ParameterError("program", f"must be 0-127, got {program}")
     if length is None and seconds is None:

@@ -37,7 +37,6 @@ def stream(
                                                        "(with --scale auto the scale follows)."),
 ):
     """Generate and render without end (or for --minutes), gaplessly, in constant memory."""
-    import math
     import resource
     import signal
     import threading
@@ -56,7 +55,7 @@ def stream(
     torch.set_num_threads(threads)
     sampling = Sampling(temperature, SAMPLING.top_k, top_p, SAMPLING.min_p)
     sampling.check()
-    controls = controls_from(scale, math.inf, pitch_range, density, max_polyphony)
+    controls = controls_from(scale=scale, pitch_range=pitch_range, density=density, max_polyphony=max_polyphony)
     check_minutes(minutes)               # before the output file exists
     performer = Performer(instrument, seed=seed)
     from ambient.device import resolve

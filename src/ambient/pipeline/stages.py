@@ -107,7 +107,7 @@ def train_stage(inputs: list[Path], out: Path, params: dict, context: dict) -> N
     from ambient.train import starting_point, train
 
     log = context.get("log", print)
-    params, why = train_budget(params, len(inputs))
+    params, why = train_budget(params, len(inputs), on_ray="ray" in context)
     torch.set_num_threads(params["threads"])
     work = Path(context["work_dir"])
     data = work / "data"
@@ -145,11 +145,12 @@ def train_stage(inputs: list[Path], out: Path, params: dict, context: dict) -> N
         shutil.copyfile(model_dir / name, out / name)
 
 
-def train_budget(params: dict, pieces: int) -> tuple[dict, str]:
+def train_budget(params: dict, pieces: int, on_ray: bool = False) -> tuple[dict, str]:
     """The train stage's minutes, steps and threads, and why, in one line. "auto" minutes
     grow with the collection (MINUTES_PER_PIECE, within MINUTES); "auto" threads are the
-    machine's cores (the map stages are done by the time a reduce runs); the steps are only
-    a cap. A value the user set is kept as it is."""
+    machine's cores (the map stages are done by the time a reduce runs), or one a worker on
+    Ray (this machine's cores say nothing of the cluster's); the steps are only a cap. A
+    value the user set is kept as it is."""
     params = dict(params)
     reasons = []
     if params.get("minutes", "auto") == "auto":
@@ -157,7 +158,10 @@ def train_budget(params: dict, pieces: int) -> tuple[dict, str]:
         reasons.append(f"{params['minutes']:g} minutes for {pieces} pieces")
     else:
         reasons.append(f"{float(params['minutes']):g} minutes as set")
-    if params.get("threads", "auto") in ("auto", 0):
+    if params.get("threads", "auto") in ("auto", 0) and on_ray:
+        params["threads"] = 1
+        reasons.append("1 thread a Ray worker")
+    elif params.get("threads", "auto") in ("auto", 0):
         params["threads"] = os.cpu_count() or 1
         reasons.append(f"{params['threads']} threads (this machine's cores)")
     else:

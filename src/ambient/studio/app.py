@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 import queue
 import threading
 from dataclasses import fields
@@ -62,10 +61,10 @@ def create_app(workspace: str | Path, models: list[Path] = (), max_upload: int =
     async def _queue_full(request: Request, e: QueueFull):
         return JSONResponse({"error": str(e)}, status_code=429)
 
-    def checked(check, *args):
+    def checked(check, *args, **keywords):
         """A layer's check of a request field: what it refuses is the request's fault, a 400."""
         try:
-            return check(*args)
+            return check(*args, **keywords)
         except AmbientError as e:
             raise Refused(400, str(e)) from None
 
@@ -142,7 +141,8 @@ def create_app(workspace: str | Path, models: list[Path] = (), max_upload: int =
         checked(choices.path, wish.model)
         checked(preset, wish.instrument)
         checked(primer_notes, studio, wish.primer)
-        checked(controls_from, wish.scale, math.inf, wish.pitch_range, wish.density, wish.max_polyphony)
+        checked(controls_from, scale=wish.scale, pitch_range=wish.pitch_range, density=wish.density,
+                max_polyphony=wish.max_polyphony)
         job = jobs.submit("make", f"{wish.primer}, {wish.seconds:g} s", lambda j: make_takes(studio, choices, wish, j))
         return job.public()
 
@@ -240,7 +240,7 @@ def create_app(workspace: str | Path, models: list[Path] = (), max_upload: int =
         from ambient.render import preset
 
         checked(preset, instrument)
-        controls = checked(controls_from, scale, math.inf, None, "auto", None)
+        controls = checked(controls_from, scale=scale, density="auto")
         notes, _, _ = checked(primer_notes, studio, primer)
         if not listeners.acquire(blocking=False):
             raise Refused(429, f"{MAX_LISTENERS} streams are playing already; stop one first")

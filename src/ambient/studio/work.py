@@ -6,7 +6,6 @@ choice against those lists, so a request names things, never paths.
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,7 +127,8 @@ def make_takes(studio: Studio, models: Models, request: MakeRequest, job: Job) -
 
     request.check()
     torch.set_num_threads(CONTINUATION.threads)
-    controls = controls_from(request.scale, math.inf, request.pitch_range, request.density, request.max_polyphony)
+    controls = controls_from(scale=request.scale, pitch_range=request.pitch_range, density=request.density,
+                             max_polyphony=request.max_polyphony)
     notes, label, parent = primer_notes(studio, request.primer)
     if not notes:
         raise AmbientError(f"{label}: the primer has no notes")
