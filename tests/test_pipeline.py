@@ -20,8 +20,9 @@ from ambient.pipeline.runner import workspace_lock
 from ambient.pipeline.sources import add, remove, watch
 
 RATE = 22050
+# one thread, as a Ray worker has: the same weights whichever executor trains them
 TINY_TRAINING = {"train": {"steps": 4, "n_layer": 1, "d_model": 32, "n_head": 2, "context": 64, "batch_size": 4,
-                           "val_every": 2}}
+                           "val_every": 2, "threads": 1}}
 
 
 def melody(path: Path, seed: int, seconds: float = 2.0) -> Path:
