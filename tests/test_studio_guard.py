@@ -128,3 +128,16 @@ def test_hosts_a_studio_answers_to():
     assert wildcard.get("/api/options", headers={"Host": "rebind.example"}).status_code == 400
     assert refusal("GET", "/api/options", {"sec-fetch-site": "none"}) is None       # typed in the address bar
     assert refusal("DELETE", "/api/jobs/j1", {"origin": "http://evil.example", "host": "127.0.0.1:8765"})[0] == 403
+
+
+def test_a_queued_job_says_how_many_are_ahead_of_it(client):
+    long = client.post("/api/takes", json={"primer": "seed:1", "seconds": 600}).json()
+    second = client.post("/api/takes", json={"primer": "seed:2", "seconds": 2}).json()
+    third = client.post("/api/takes", json={"primer": "seed:3", "seconds": 2}).json()
+    assert client.get(f"/api/jobs/{third['id']}").json()["message"] == "waiting: 2 jobs ahead"
+    client.delete(f"/api/jobs/{second['id']}")
+    state = client.get(f"/api/jobs/{third['id']}").json()
+    assert state["message"] == "waiting: 1 job ahead" and state["place"] == 1
+    for job in (third, long):
+        client.delete(f"/api/jobs/{job['id']}")
+    assert wait(client, long)["state"] == "cancelled"

@@ -48,6 +48,7 @@ class Job:
     started: float | None = None
     finished: float | None = None
     version: int = 0                 # bumped on every change, so event streams send only news
+    place: int = 0                   # jobs ahead of a queued one in its lane
     _cancel: threading.Event = field(default_factory=threading.Event, repr=False)
 
     def progress(self, fraction: float, message: str | None = None) -> None:
@@ -62,6 +63,7 @@ class Job:
     def public(self) -> dict:
         return {"id": self.id, "kind": self.kind, "label": self.label, "state": self.state,
                 "fraction": round(self.fraction, 4), "message": self.message, "error": self.error,
+                "place": self.place if self.state == "queued" else 0,
                 "result": self.result, "created": self.created, "started": self.started, "finished": self.finished}
 
 
@@ -87,7 +89,20 @@ class Jobs:
             for old in sorted(finished, key=lambda j: j.created)[:-KEEP]:
                 del self._jobs[old.id]
         self._queues[lane].put(job)
+        self._tell_places(lane)
         return job
+
+    def _tell_places(self, lane: str) -> None:
+        """Each queued job of a lane says how many jobs are ahead of it, not just "waiting"."""
+        with self._lock:
+            lined_up = sorted((j for j in self._jobs.values() if j.lane == lane and j.state in ("queued", "running")),
+                              key=lambda j: j.created)
+        for place, job in enumerate(lined_up):
+            if job.state == "queued":
+                message = f"waiting: {place} job{'s' if place != 1 else ''} ahead" if place else "starting"
+                if job.message != message:
+                    job.message, job.place = message, place
+                    job.version += 1
 
     def get(self, job_id: str) -> Job:
         with self._lock:
@@ -108,6 +123,7 @@ class Jobs:
         job._cancel.set()
         if job.state == "queued":
             self._finish(job, "cancelled", message="cancelled before it started")
+            self._tell_places(job.lane)
         return job
 
     def _finish(self, job: Job, state: str, message: str | None = None, error: str | None = None) -> None:
@@ -129,6 +145,7 @@ class Jobs:
                 continue
             job.state, job.message, job.started = "running", "starting", time.time()
             job.version += 1
+            self._tell_places(job.lane)
             try:
                 job.result = work(job) or {}
                 self._finish(job, "done", message="done")
