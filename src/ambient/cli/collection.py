@@ -12,7 +12,6 @@ import typer
 from ambient.cli.output import fail_if, print_error, progress, report_ingest
 from ambient.config import CONTINUATION, ModelConfig, TrainConfig, field_default
 from ambient.errors import ParameterError
-from ambient.transcribe.cleanup import SETTINGS as CLEANUP_SETTINGS
 
 MODEL, TRAINING = ModelConfig(), TrainConfig()
 
@@ -34,8 +33,9 @@ def transcribe(
     profile: str = typer.Option("auto", help="ambient: pluck (sharp attacks), pad (swells), or auto: chosen "
                                              "per file from how sharp its attacks are."),
     setting: list[str] = typer.Option([], "--set", metavar="KEY=VALUE",
-                                      help=f"ambient: a clean-up setting on top of the profile "
-                                           f"({', '.join(CLEANUP_SETTINGS)}). Repeatable."),
+                                      help="ambient: a clean-up setting on top of the profile, e.g. min_note=0.3 "
+                                           "(an unknown name lists them all; `--help` imports no transcriber). "
+                                           "Repeatable."),
     tempo: Optional[str] = typer.Option(None, help="Lay a bar grid under the notes for a DAW: auto (estimated) "
                                                    "or beats per minute. Notes keep their exact times."),
 ):
