@@ -6,7 +6,7 @@
 against the real continuation's, key fidelity with its ±, degenerate continuations.
 One JSON line per setting, each naming the model and the side of the split.
 
-    python benchmarks/ambient_real.py [--model DIR] [--side report|tune] [--takes 2]
+    python benchmarks/ambient_real.py [--model DIR] [--side report|tune] [--takes 2] [--setting eval|generate]
 """
 
 from __future__ import annotations
@@ -29,10 +29,13 @@ def main() -> None:
     parser.add_argument("--takes", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--setting", choices=("both", "eval", "generate"), default="both")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     pieces = read(yardstick_paths(args.side))
-    for setting, controls in (("eval defaults", Controls()), ("generate defaults", Controls(scale=CONTINUATION.scale))):
+    settings = {"eval": ("eval defaults", Controls()),
+                "generate": ("generate defaults", Controls(scale=CONTINUATION.scale))}
+    for setting, controls in (settings.values() if args.setting == "both" else [settings[args.setting]]):
         started = time.monotonic()
         report = judge(args.model, pieces, takes=args.takes, controls=controls, device=args.device)
         emit({"benchmark": "ambient_real", "model": args.model or "bundled", "side": args.side, "setting": setting,

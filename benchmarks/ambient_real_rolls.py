@@ -44,7 +44,8 @@ def main() -> None:
         primer = window(notes, first, first + PRIMER)
         rows = [("real", window(notes, first, first + PRIMER + SECONDS))]
         for label, model, config in models:
-            [made] = generate(model, primer, seconds=SECONDS, seed=args.seed, codec=CodecConfig.from_dict(config["codec"]))
+            codec = CodecConfig.from_dict(config["codec"])
+            [made] = generate(model, primer, seconds=SECONDS, seed=args.seed, codec=codec)
             rows.append((label, made))
         fig, axes = plt.subplots(len(rows), 1, figsize=(14, 2.6 * len(rows)), sharex=True, squeeze=False)
         for ax, (label, piece) in zip(axes[:, 0], rows):

@@ -86,8 +86,8 @@ def main() -> None:
         trained = time.monotonic() - started
         before = figures(judge(None, judged, takes=args.takes))
         after = figures(judge(model, judged, takes=args.takes))
-        emit(compare(artist, before, after, learnt_from=len(learn), judged=len(judged_paths), windows=len(judged), settings=overrides,
-                     training=training, train_seconds=round(trained, 1)))
+        emit(compare(artist, before, after, learnt_from=len(learn), judged=len(judged_paths), windows=len(judged),
+                     settings=overrides, training=training, train_seconds=round(trained, 1)))
 
 
 if __name__ == "__main__":

@@ -7,4 +7,5 @@ from ambient.pipeline.queries import evaluation_set, latest_model, lineage, list
 from ambient.pipeline.runner import run
 from ambient.pipeline.workspace import Workspace, is_workspace
 
-__all__ = ["Workspace", "evaluation_set", "is_workspace", "latest_model", "lineage", "model_dir", "models", "run", "status", "list_sources"]
+__all__ = ["Workspace", "evaluation_set", "is_workspace", "latest_model", "lineage", "model_dir", "models", "run",
+           "status", "list_sources"]
