@@ -14,7 +14,7 @@ import torch
 
 from yardstick import read, yardstick_paths
 
-from ambient.checkpoint import DEFAULT_MODEL_DIR, load_model
+from ambient.checkpoint import load_model
 from ambient.codec import CodecConfig
 from ambient.evaluate.report import window
 from ambient.sampling import generate
