@@ -289,3 +289,21 @@ def test_delete_a_take_then_undo_brings_its_card_back(server, browser):
     browser.find_element(By.CSS_SELECTOR, "#takes .take.deleted button.undo").click()
     wait_for(browser, lambda b: [c.get_attribute("data-take") for c in cards(b)] == before, 30)
     assert not browser.find_elements(By.CSS_SELECTOR, "#takes .take.deleted")
+
+
+def test_continue_keeps_the_cards_instrument_and_leaves_the_form_alone(server, browser):
+    browser.get(server)
+    wait_for(browser, lambda b: cards(b) and len(Select(b.find_element(By.ID, "primer")).options) >= 8)
+    form_primer = Select(browser.find_element(By.ID, "primer")).first_selected_option.get_attribute("value")
+    form_instrument = Select(browser.find_element(By.NAME, "instrument")).first_selected_option.get_attribute("value")
+    before = len(cards(browser))
+    card = cards(browser)[0]
+    parent = card.get_attribute("data-take")
+    choice = "voyager" if form_instrument != "voyager" else "deterioration"
+    Select(card.find_element(By.CSS_SELECTOR, "select.instrument")).select_by_value(choice)
+    card.find_element(By.CSS_SELECTOR, "button.continue").click()
+    wait_for(browser, lambda b: len(cards(b)) == before + 1 and cards(b)[0].find_element(By.TAG_NAME, "audio")
+             .get_attribute("src"))
+    made = take_json(server, cards(browser)[0])
+    assert made["parent"] == parent and made["instrument"] == choice
+    assert Select(browser.find_element(By.ID, "primer")).first_selected_option.get_attribute("value") == form_primer

@@ -175,12 +175,8 @@ async function takeCard(take) {
     const done = await watchJob(job, $("#make-job"), $("#make-error"));
     if (done.state === "done") { take.instrument = instrument.value; audio.src = `/api/takes/${take.id}/audio/${instrument.value}.wav?${Date.now()}`; setLinks(); }
   };
-  $(".continue", card).onclick = () => {
-    const primer = $("#primer");
-    if (![...primer.options].some((o) => o.value === `take:${take.id}`)) option(primer, `take:${take.id}`, `take: ${take.name}`);
-    primer.value = `take:${take.id}`;
-    make(makeRequest());
-  };
+  // Continue: this take is the primer and the card's instrument plays it; the form is left as it was
+  $(".continue", card).onclick = () => make({ ...makeRequest(), primer: `take:${take.id}`, instrument: instrument.value });
   const setLinks = () => {
     for (const a of card.querySelectorAll(".dl")) {
       const fmt = a.dataset.fmt;
