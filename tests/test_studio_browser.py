@@ -307,3 +307,18 @@ def test_continue_keeps_the_cards_instrument_and_leaves_the_form_alone(server, b
     made = take_json(server, cards(browser)[0])
     assert made["parent"] == parent and made["instrument"] == choice
     assert Select(browser.find_element(By.ID, "primer")).first_selected_option.get_attribute("value") == form_primer
+
+
+def test_a_reload_keeps_what_the_form_said(server, browser):
+    browser.get(server)
+    wait_for(browser, lambda b: len(Select(b.find_element(By.ID, "primer")).options) >= 8)
+    seconds = browser.find_element(By.NAME, "seconds")
+    seconds.clear()
+    seconds.send_keys("17")
+    Select(browser.find_element(By.ID, "instrument")).select_by_value("underwater-temple")
+    browser.refresh()
+    wait_for(browser, lambda b: len(Select(b.find_element(By.ID, "primer")).options) >= 8)
+    assert browser.find_element(By.NAME, "seconds").get_attribute("value") == "17"
+    assert Select(browser.find_element(By.ID, "instrument")).first_selected_option.get_attribute("value") == \
+        "underwater-temple"
+    browser.execute_script("localStorage.clear()")

@@ -80,7 +80,22 @@ async function loadOptions() {
     if (field && value !== null && field.tagName !== "SELECT") field.value = value;
     if (field && field.tagName === "SELECT" && value !== null) field.value = value;
   }
+  // what the person chose last time comes back after a reload (a choice no longer offered is left out)
+  const kept = JSON.parse(localStorage.getItem(FORM_KEY) || "{}");
+  for (const [key, value] of Object.entries(kept)) {
+    const field = form.elements[key];
+    if (!field || !(key in o.defaults)) continue;
+    if (field.tagName === "SELECT" && ![...field.options].some((x) => x.value === value)) continue;
+    field.value = value;
+  }
 }
+
+const FORM_KEY = "ambient.studio.form";
+$("#make-form").addEventListener("change", () => {
+  const form = $("#make-form"), kept = {};
+  for (const key of Object.keys(state.options?.defaults || {})) if (form.elements[key]) kept[key] = form.elements[key].value;
+  localStorage.setItem(FORM_KEY, JSON.stringify(kept));
+});
 
 function makeRequest() {
   const form = $("#make-form"), body = {};
