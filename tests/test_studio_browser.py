@@ -115,6 +115,8 @@ def test_make_a_take_from_a_seed_hear_it_see_it_and_download_it(server, browser,
     browser.set_window_size(1280, 800)
     browser.get(server)
     wait_for(browser, lambda b: len(Select(b.find_element(By.ID, "primer")).options) >= 8)
+    if not cards(browser):   # a studio with no takes says what to do first
+        assert browser.find_element(By.CSS_SELECTOR, "#takes .empty").text.startswith("No takes yet.")
     browser.save_screenshot(str(shots / "make-empty.png"))
     Select(browser.find_element(By.ID, "primer")).select_by_value("seed:1")
     seconds = browser.find_element(By.NAME, "seconds")

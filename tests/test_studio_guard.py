@@ -141,3 +141,11 @@ def test_a_queued_job_says_how_many_are_ahead_of_it(client):
     for job in (third, long):
         client.delete(f"/api/jobs/{job['id']}")
     assert wait(client, long)["state"] == "cancelled"
+
+
+def test_running_an_empty_pipeline_says_what_to_do_first(client):
+    assert client.post("/api/pipeline/init", headers=JSON).status_code == 200
+    response = client.post("/api/pipeline/run", headers=JSON)
+    assert response.status_code == 400
+    assert response.json()["error"] == "nothing to run yet: add audio files to the collection first"
+    assert client.get("/api/jobs").json()["jobs"] == []

@@ -301,7 +301,8 @@ def create_app(workspace: str | Path, models: list[Path] = (), max_upload: int =
     def pipeline_run():
         from ambient.pipeline import Workspace
 
-        Workspace(root)
+        if not any(Workspace(root).repo("audio").iterdir()):
+            raise Refused(400, "nothing to run yet: add audio files to the collection first")
         if jobs.busy("pipeline"):
             raise Refused(409, "a pipeline run is already under way")
         return jobs.submit("pipeline", "pipeline run", lambda j: workshop.run_pipeline(root, j), lane="pipeline").public()

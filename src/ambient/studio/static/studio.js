@@ -149,6 +149,10 @@ async function loadTakes() {
   state.takes = (await api("GET", "/api/takes")).takes;
   const box = $("#takes");
   box.innerHTML = "";
+  if (!state.takes.length) {   // an empty studio says what to do first, not nothing at all
+    box.innerHTML = `<p class="empty">No takes yet. Choose a primer above (a seed, or upload a MIDI or audio file),
+      press <b>Make</b>, and the continuation appears here with a player and its piano roll.</p>`;
+  }
   for (const take of state.takes) box.appendChild(await takeCard(take));
 }
 
