@@ -65,7 +65,8 @@ class Studio:
         self._db = sqlite3.connect(self.root / "studio.sqlite", check_same_thread=False)
         self._db.row_factory = sqlite3.Row
         self._db.executescript("PRAGMA journal_mode=WAL;" + SCHEMA)
-        if "deleted" not in {row[1] for row in self._db.execute("PRAGMA table_info(takes)")}:  # a studio from before undo
+        # a studio made before undo existed gains the column
+        if "deleted" not in {row[1] for row in self._db.execute("PRAGMA table_info(takes)")}:
             self._db.execute("ALTER TABLE takes ADD COLUMN deleted REAL")
 
     def close(self) -> None:
