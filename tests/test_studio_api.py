@@ -313,3 +313,24 @@ def test_a_deleted_take_can_be_brought_back_until_the_trash_is_full(client):
         client.delete(f"/api/takes/{other['id']}")
     client.delete(f"/api/takes/{take['id']}")
     assert len(list((studio.root / "trash").iterdir())) == KEEP_DELETED
+
+
+def test_a_studio_made_before_undo_opens_and_gains_it(tmp_path):
+    import sqlite3
+
+    from ambient.studio.takes import SCHEMA, Studio
+
+    folder = tmp_path / "ws" / "studio"
+    folder.mkdir(parents=True)
+    db = sqlite3.connect(folder / "studio.sqlite")
+    db.executescript(SCHEMA.replace("parent TEXT, deleted REAL", "parent TEXT"))
+    db.execute("INSERT INTO takes (id, name, starred, created, primer, primer_end, seconds, notes, model, instrument, "
+               "settings, batch, parent) VALUES ('0123456789ab', 'old', 0, 1.0, 'seed 1', 1.0, 2.0, 1, 'bundled', "
+               "'voyager', '{}', 'b', NULL)")
+    db.commit()
+    db.close()
+    (folder / "takes" / "0123456789ab").mkdir(parents=True)
+    studio = Studio(tmp_path / "ws")
+    assert [t["name"] for t in studio.takes()] == ["old"]
+    studio.delete_take("0123456789ab")
+    assert studio.takes() == [] and studio.restore_take("0123456789ab")["name"] == "old"
