@@ -49,7 +49,7 @@ def test_a_gpu_asked_for_that_is_not_there_is_one_line_on_every_command(tmp_path
         assert result.stderr.strip().count("\n") == 0 and result.stderr.startswith(f"error: {line}"), args
     assert not (tmp_path / "x.mid").exists()
     bad = ambient("pipeline", "init", tmp_path / "ws", "--device", "tpu")
-    assert bad.returncode == 1 and "--device: must be auto, cpu, cuda, cuda:N or mps, not 'tpu'" in bad.stderr
+    assert bad.returncode == 1 and "--device must be auto, cpu, cuda, cuda:N or mps, not 'tpu'" in bad.stderr
 
 
 @pytest.mark.parametrize("device", DEVICES)

@@ -11,11 +11,21 @@ from ambient.errors import AmbientError, ParameterError
 CHOICES = "auto, cpu, cuda, cuda:N or mps"
 
 
+def check_name(name: str) -> str:
+    """`name` lower-cased if it is one of CHOICES, whatever this machine has (a workspace may
+    be set up here to train on another); ParameterError otherwise."""
+    text = (name or "auto").strip().lower()
+    kind, colon, index = text.partition(":")
+    if text not in ("auto", "cpu", "mps") and not (kind == "cuda" and (not colon or index.isdigit())):
+        raise ParameterError("device", f"must be {CHOICES}, not {name!r}")
+    return text
+
+
 def resolve(name: str = "auto") -> str:
     """A torch device string for `name`, checked against what this machine has."""
     import torch
 
-    text = (name or "auto").strip().lower()
+    text = check_name(name)
     mps = getattr(torch.backends, "mps", None)
     has_mps = bool(mps and mps.is_available())
     if text == "auto":
@@ -26,9 +36,7 @@ def resolve(name: str = "auto") -> str:
         if not has_mps:
             raise AmbientError("device mps: torch sees no Apple GPU here (use --device cpu or auto)")
         return "mps"
-    kind, colon, index = text.partition(":")
-    if kind != "cuda" or (colon and not index.isdigit()):
-        raise ParameterError("device", f"must be {CHOICES}, not {name!r}")
+    _, colon, index = text.partition(":")
     count = torch.cuda.device_count() if torch.cuda.is_available() else 0
     if count == 0:
         raise AmbientError(f"device {text}: torch sees no GPU here (use --device cpu or auto)")

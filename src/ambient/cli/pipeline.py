@@ -39,13 +39,10 @@ def init(
     """Create a workspace."""
     from ambient.pipeline import Workspace
 
-    from ambient.device import CHOICES
-    from ambient.errors import AmbientError
+    from ambient.device import check_name
 
-    if device.strip().lower() != "auto" and device.strip().lower().partition(":")[0] not in ("cpu", "cuda", "mps"):
-        raise AmbientError(f"--device: must be {CHOICES}, not {device!r}")
     train = {"minutes": _auto_or_number("minutes", minutes), "threads": _auto_or_number("threads", threads),
-             "device": device.strip().lower(),
+             "device": check_name(device),
              "steps": steps, "n_layer": n_layer, "d_model": d_model, "n_head": n_head, "context": context,
              "batch_size": batch_size, "fine_tune": fine_tune, "start_from": start_from}
     ws = Workspace.init(folder, {"train": train})

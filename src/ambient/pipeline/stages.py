@@ -83,6 +83,9 @@ def check_params(stage: str, params: dict) -> None:
             value = params.get(name, "auto")
             if value != "auto" and not (isinstance(value, (int, float)) and value > 0):
                 raise ParameterError(name, f"must be auto or a number above 0, got {value!r}")
+        from ambient.device import check_name
+
+        check_name(str(params.get("device", "auto")))
         budget, _ = train_budget({**DEFAULT_PARAMS["train"], **params}, 1)
         TrainConfig(**{k: v for k, v in budget.items() if k in TrainConfig.__dataclass_fields__})
 

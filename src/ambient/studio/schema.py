@@ -15,7 +15,6 @@ from ambient.studio.work import MakeRequest
 
 SEED_MAX = 2**31 - 1      # torch's manual_seed takes a signed 64-bit number; a 31-bit one reads well
 _MAKE = MakeRequest()
-FORMATS = ("wav", "flac", "mp3", "ogg")
 
 
 class Strict(BaseModel):
