@@ -137,7 +137,6 @@ def create_app(workspace: str | Path, models: list[Path] = (), max_upload: int =
         from ambient.controls import controls_from
         from ambient.render import preset
 
-        checked(wish.check)
         checked(choices.path, wish.model)
         checked(preset, wish.instrument)
         checked(primer_notes, studio, wish.primer)

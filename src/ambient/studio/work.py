@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ambient.config import CONTINUATION, RENDER, Sampling
-from ambient.errors import AmbientError, ParameterError
+from ambient.errors import AmbientError
 from ambient.notes import Note, piece_end, shift
 from ambient.studio.jobs import Job
 from ambient.studio.takes import Studio, display_name, new_id, safe_label
@@ -38,15 +38,7 @@ class MakeRequest:
     max_polyphony: int | None = None
     name: str | None = None
     extra: dict = field(default_factory=dict)
-
-    def check(self) -> None:
-        if not 1 <= self.seconds <= 600:
-            raise ParameterError("seconds", f"must be 1-600, got {self.seconds}")
-        if not 1 <= self.variations <= 4:
-            raise ParameterError("variations", f"must be 1-4, got {self.variations}")
-        if self.primer_seconds < 0:
-            raise ParameterError("primer_seconds", f"must be 0 (all) or more, got {self.primer_seconds}")
-        Sampling(self.temperature, 0, self.top_p).check()
+    # its ranges are checked where a request arrives: studio.schema.Make
 
 
 class Models:
@@ -125,7 +117,6 @@ def make_takes(studio: Studio, models: Models, request: MakeRequest, job: Job) -
     from ambient.controls import controls_from
     from ambient.sampling import continue_tokens, primer_tokens
 
-    request.check()
     torch.set_num_threads(CONTINUATION.threads)
     controls = controls_from(scale=request.scale, pitch_range=request.pitch_range, density=request.density,
                              max_polyphony=request.max_polyphony)
