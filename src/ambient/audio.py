@@ -23,7 +23,7 @@ from ambient.errors import AmbientError
 from ambient.extras import lazy
 from ambient.files import partial_path
 
-sf = lazy("soundfile")  # the render extra; a base install never opens audio
+sf = lazy("soundfile", "reading and writing audio")  # the render extra; a base install never opens audio
 
 FORMATS = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16"), ".ogg": ("OGG", "VORBIS"),
            ".mp3": ("MP3", "MPEG_LAYER_III")}

@@ -41,8 +41,8 @@ class lazy:
     """A module imported on first use (`sf = lazy("soundfile")`), so importing a layer that can
     use it costs nothing and needs nothing until then."""
 
-    def __init__(self, name: str):
-        self._name = name
+    def __init__(self, name: str, what: str = "this"):
+        self._name, self._what = name, what
 
     def __getattr__(self, attribute: str):
-        return getattr(require(self._name, f"reading and writing audio ({self._name})"), attribute)
+        return getattr(require(self._name, self._what), attribute)
