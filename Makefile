@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	scripts/install-system-packages.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[render,transcribe,studio,ray,test]'
+	$(BIN)/python -m pip install --quiet -e '.[render,transcribe,studio,ray,live,test]'
 	$(BIN)/python -m pip install --quiet --no-deps basic-pitch==0.4.0
 	touch $(STAMP)
 

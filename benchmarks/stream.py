@@ -22,7 +22,8 @@ from ambient.controls import Controls  # noqa: E402
 from ambient.evaluate.metrics import longest_silence, loop_share  # noqa: E402
 from ambient.midi import read_midi  # noqa: E402
 from ambient.seeds import resolve_primer  # noqa: E402
-from ambient.stream import Composer, FileSink, Performer, stream  # noqa: E402
+from ambient.render.sinks import FileSink  # noqa: E402
+from ambient.stream import Composer, Performer, stream  # noqa: E402
 
 
 def resident_mb() -> float:

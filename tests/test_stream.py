@@ -16,7 +16,8 @@ from ambient.notes import Note
 from ambient.render.engine import Chain
 from ambient.render.presets import preset
 from ambient.render.synth import SynthVoices
-from ambient.stream import HELD, Composer, FileSink, Level, Performer, Segment, stream
+from ambient.render.sinks import FileSink
+from ambient.stream import HELD, Composer, Level, Performer, Segment, stream
 from tests.conftest import tiny_config
 
 RATE = 44100

@@ -16,7 +16,7 @@ EXTRAS = {
     "soundfile": "render", "soxr": "render", "pedalboard": "render", "scipy": "render", "matplotlib": "render",
     "fluidsynth": "render", "onnxruntime": "transcribe", "librosa": "transcribe", "resampy": "transcribe",
     "basic_pitch": "transcribe", "fastapi": "studio", "uvicorn": "studio", "ray": "ray", "fsspec": "ray",
-    "music21": "corpus",
+    "music21": "corpus", "mido": "live", "rtmidi": "live", "pythonosc": "live", "sounddevice": "live",
 }
 
 

@@ -14,8 +14,8 @@ Three parts, each with bounded memory, so an hour costs what a minute does:
   cannot see the future, so loudness is held by a slow gain that follows a short-term
   meter, and a soft ceiling catches the odd peak.
 - `stream` runs the composer in its own thread, a bounded queue of segments ahead of the
-  performer, and hands each finished block of audio to a sink (a file that grows, or a
-  pipe).
+  performer, and hands each finished block of audio to a sink (`ambient.render.sinks`: a
+  file that grows, or a pipe).
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ class Segment:
     open: list[Note] = field(default_factory=list)  # notes sounding at `end`, their ends unknown (HELD)
     reprimed: str | None = None        # why the guard rails started again from the seed
     turned: str | None = None          # the journey's key change at this segment's start
+    course: int = 0                    # phrases continued from so far (`Composer.restart`)
 
 
 class Composer:
@@ -72,7 +73,16 @@ class Composer:
         self.decoder = Decoder(codec)
         self.window: deque[int] = deque(maxlen=model.config.context)
         self.count = 0
+        self.played: list[Note] | None = None   # a phrase someone played, to continue from next
+        self.course = 0                          # phrases asked for so far; a segment carries its own
         self._start_from_primer()
+
+    def restart(self, notes: list[Note]) -> None:
+        """Continue from these notes from the next segment on: what a person played on MIDI in.
+        They become the seed the guard rails return to, and what `auto` controls follow."""
+        if notes:
+            self.played = notes
+            self.course += 1
 
     def _start_from_primer(self, pause_steps: int = 0) -> None:
         """The seed's primer, played from where the stream is now (after a pause, when re-priming)."""
@@ -92,8 +102,16 @@ class Composer:
         return np.asarray(head + tokens[len(head):], dtype=np.int64)
 
     def next_segment(self) -> Segment:
-        from ambient.sampling import continue_tokens
+        from ambient.sampling import continue_tokens, primer_tokens
 
+        course = self.course
+        if self.played is not None:     # the model reads the phrase; it was heard already, so it is not replayed
+            _, self.primer = primer_tokens(self.played, 20.0, self.codec)
+            self.seed_rate = len(self.primer) / max(piece_end(self.primer), 1.0)
+            self.played = None
+            self.window.clear()
+            self.window.extend(int(t) for t in encode(self.primer, self.codec))
+            self._pending = None
         start = self.decoder.now * self.codec.step_seconds
         turned = None
         if self.next_turn is not None and start >= self.next_turn:
@@ -111,7 +129,7 @@ class Composer:
         self.window.extend(int(t) for t in tokens)
         end = self.decoder.now * self.codec.step_seconds
         held = [Note(s * self.codec.step_seconds, HELD, p, v) for p, (s, v) in self.decoder.sounding.items()]
-        segment = Segment(start, end, closed, held, turned=turned)
+        segment = Segment(start, end, closed, held, turned=turned, course=course)
         segment.reprimed = self._guard(segment)
         return segment
 
@@ -164,6 +182,14 @@ class Performer:
         self.notes: dict[tuple[int, float], Note] = {}   # (pitch, start) -> note, held or ended
         self.frames = 0                                   # samples rendered so far
         self.level = Level(rate, target_lufs, peak_dbfs)
+
+    def use(self, instrument: str) -> None:
+        """Another instrument from the next block on (the old one's voices and tail stop there)."""
+        from ambient.render.engine import Chain
+        from ambient.render.presets import preset
+
+        self.preset = preset(instrument)
+        self.chain = Chain(self.preset, self.rate, self.seed)
 
     def add(self, segment: Segment) -> None:
         for n in segment.notes + segment.open:
@@ -228,57 +254,6 @@ class Level:
         return soft_ceiling(block * ramp, self.ceiling).astype(np.float32)
 
 
-class FileSink:
-    """A file that grows as the stream plays (WAV, FLAC, OGG or MP3; OGG and MP3 play while growing)."""
-
-    def __init__(self, path, rate: int):
-        import soundfile as sf
-
-        from ambient.audio import output_format
-
-        self.path = path
-        fmt, subtype = output_format(path)
-        self.file = sf.SoundFile(str(path), "w", samplerate=rate, channels=2, format=fmt, subtype=subtype)
-
-    def write(self, block: np.ndarray) -> None:
-        import errno
-
-        import soundfile as sf
-
-        try:
-            self.file.write(block.T)
-        except (sf.LibsndfileError, RuntimeError) as e:  # libsndfile says only "System error."
-            raise OSError(errno.EIO, f"cannot write any more ({str(e).strip().rstrip('.')}: is the disk full?)") \
-                from None
-
-    def close(self) -> None:
-        try:
-            self.file.close()
-        except (RuntimeError, OSError):
-            pass                                         # what was written stays; the error was already said
-
-
-class PipeSink:
-    """16-bit WAV to a pipe (standard output): a header that claims the longest length, then
-    frames as they come, which ffmpeg, sox and players read as an endless stream."""
-
-    def __init__(self, out, rate: int):
-        import struct
-
-        self.out = out
-        header = b"RIFF" + struct.pack("<I", 0xFFFFFFFF) + b"WAVEfmt " + struct.pack(
-            "<IHHIIHH", 16, 1, 2, rate, rate * 4, 4, 16) + b"data" + struct.pack("<I", 0xFFFFFFFF)
-        self.out.write(header)
-
-    def write(self, block: np.ndarray) -> None:
-        pcm = np.clip(block.T * 32767.0, -32768, 32767).astype("<i2")
-        self.out.write(pcm.tobytes())
-        self.out.flush()
-
-    def close(self) -> None:
-        self.out.flush()
-
-
 @dataclass
 class StreamReport:
     seconds: float = 0.0          # audio written
@@ -286,6 +261,13 @@ class StreamReport:
     segments: int = 0
     reprimed: list[str] = field(default_factory=list)
     turns: list[str] = field(default_factory=list)
+
+    def add(self, segment: Segment) -> None:
+        self.segments += 1
+        if segment.reprimed:
+            self.reprimed.append(f"{segment.start:.0f} s: {segment.reprimed}")
+        if segment.turned:
+            self.turns.append(f"{segment.start:.0f} s: {segment.turned}")
 
     @property
     def realtime(self) -> float:
@@ -297,45 +279,64 @@ def check_minutes(minutes: float | None) -> None:
         raise ParameterError("minutes", f"must be above 0, got {minutes}")
 
 
+class Ahead:
+    """The composer in its own thread, a bounded queue of segments ahead of whoever plays them.
+    `get` hands the next segment (None when none is ready yet) and raises what the composer
+    raised; `close` stops it and waits for its segment to finish (torch must not die mid-call)."""
+
+    def __init__(self, composer: Composer, stop: threading.Event, segments: int = AHEAD_SEGMENTS):
+        self.stop = stop
+        self.queue: queue.Queue = queue.Queue(maxsize=segments)
+        self.thread = threading.Thread(target=self._compose, args=(composer,), name="ambient-composer", daemon=True)
+        self.thread.start()
+
+    def _compose(self, composer: Composer) -> None:
+        try:
+            while not self.stop.is_set():
+                segment = composer.next_segment()
+                while not self.stop.is_set():
+                    try:
+                        self.queue.put(segment, timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+        except BaseException as e:  # handed to the player, who raises it
+            self.queue.put(e)
+
+    def get(self, timeout: float = 0.2) -> Segment | None:
+        try:
+            segment = self.queue.get(timeout=timeout)
+        except queue.Empty:
+            return None
+        if isinstance(segment, BaseException):
+            raise segment
+        return segment
+
+    def close(self) -> None:
+        self.stop.set()
+        while self.thread.is_alive():
+            try:
+                self.queue.get(timeout=0.1)
+            except queue.Empty:
+                pass
+
+
 def stream(composer: Composer, performer: Performer, sink, *, minutes: float | None = None,
            on_block=None, stop: threading.Event | None = None, notes_out: list | None = None) -> StreamReport:
     """Play until `minutes` (None: until stopped by `stop` or Ctrl-C); the sink is closed whatever
     happens, after a short fade, so what was written stays playable."""
     check_minutes(minutes)
     stop = stop or threading.Event()
-    ahead: queue.Queue = queue.Queue(maxsize=AHEAD_SEGMENTS)
-
-    def compose():
-        try:
-            while not stop.is_set():
-                segment = composer.next_segment()
-                while not stop.is_set():
-                    try:
-                        ahead.put(segment, timeout=0.2)
-                        break
-                    except queue.Full:
-                        continue
-        except BaseException as e:  # handed to the player, who raises it
-            ahead.put(e)
-
-    composer_thread = threading.Thread(target=compose, name="ambient-composer", daemon=True)
-    composer_thread.start()
+    ahead = Ahead(composer, stop)
     report, started = StreamReport(), time.perf_counter()
     limit = None if minutes is None else minutes * 60.0
     failed = True
     try:
         while not stop.is_set() and (limit is None or report.seconds < limit):
-            try:
-                segment = ahead.get(timeout=0.2)
-            except queue.Empty:
+            segment = ahead.get()
+            if segment is None:
                 continue
-            if isinstance(segment, BaseException):
-                raise segment
-            report.segments += 1
-            if segment.reprimed:
-                report.reprimed.append(f"{segment.start:.0f} s: {segment.reprimed}")
-            if segment.turned:
-                report.turns.append(f"{segment.start:.0f} s: {segment.turned}")
+            report.add(segment)
             performer.add(segment)
             if notes_out is not None:
                 notes_out.extend(segment.notes)
@@ -348,12 +349,7 @@ def stream(composer: Composer, performer: Performer, sink, *, minutes: float | N
                 on_block(report)
         failed = False
     finally:
-        stop.set()
-        while composer_thread.is_alive():  # let the composer finish its segment: torch must not die mid-call
-            try:
-                ahead.get(timeout=0.1)
-            except queue.Empty:
-                pass
+        ahead.close()
         try:
             if not failed:  # a sink that failed is not written again
                 fade = performer.render(report.seconds + 0.5)

@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 
 from ambient.cli.controls import CONTROL_OPTIONS
+from ambient.cli.live import LIVE_OPTIONS
 from ambient.controls import controls_from
 from ambient.cli.output import progress
 from ambient.config import CONTINUATION, RENDER, Sampling
@@ -47,8 +48,14 @@ def generate(
     max_polyphony: Optional[int] = CONTROL_OPTIONS["max_polyphony"],
     key_pull: Optional[float] = CONTROL_OPTIONS["key_pull"],
     max_hold: Optional[str] = CONTROL_OPTIONS["max_hold"],
+    midi_out: Optional[str] = LIVE_OPTIONS["midi_out"],
+    midi_api: str = LIVE_OPTIONS["midi_api"],
+    channel: int = LIVE_OPTIONS["channel"],
+    latency: float = LIVE_OPTIONS["latency"],
+    osc: Optional[str] = LIVE_OPTIONS["osc"],
+    log_events: Optional[Path] = LIVE_OPTIONS["log_events"],
 ):
-    """Continue a seed MIDI with a Music Transformer."""
+    """Continue a seed MIDI with a Music Transformer (and play it live with --midi-out or --osc)."""
     import torch
 
     from ambient.checkpoint import load_model
@@ -75,6 +82,10 @@ def generate(
         preset(render_instrument)  # an unknown name fails before any work is done
     primer_path = resolve_primer(primer)
     notes = read_midi(primer_path)
+    from ambient.cli.live import open_player, play_piece
+
+    player = open_player(midi_out=midi_out, midi_api=midi_api, channel=channel, latency=latency, osc=osc,
+                         log_events=log_events, program=program)   # a missing port fails before any work
     from ambient.device import resolve
 
     net, config = load_model(model_dir(model), device=resolve(device))
@@ -91,6 +102,8 @@ def generate(
         typer.echo(f"{path}: {len(piece)} notes, {piece_end(piece):.1f} s")
         if render_instrument is not None:
             render_and_report(piece, path.with_suffix("." + audio_format.lstrip(".")), render_instrument, seed=seed)
+    if player is not None:
+        play_piece(pieces[0], player)
 
 
 def render_and_report(notes, output: Path, instrument: str, **options) -> None:

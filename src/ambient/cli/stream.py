@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 
 from ambient.cli.controls import CONTROL_OPTIONS
+from ambient.cli.live import LIVE_OPTIONS
 from ambient.cli.output import say
 from ambient.config import CONTINUATION, RENDER, Sampling
 
@@ -16,8 +17,9 @@ SAMPLING = Sampling()
 
 
 def stream(
-    output: str = typer.Option(..., "--output", "-o", help="An audio file that grows as it plays (.ogg, .mp3, "
-                                                            ".flac, .wav), or - for WAV on standard output."),
+    output: Optional[str] = typer.Option(None, "--output", "-o", help="An audio file that grows as it plays "
+                                                                     "(.ogg, .mp3, .flac, .wav), or - for WAV on "
+                                                                     "standard output."),
     primer: str = typer.Option("1", "--primer", "-p", help="Seed MIDI: a path, or a bundled seed's name."),
     model: Optional[Path] = typer.Option(None, "--model", "-m", help="Model directory or pipeline workspace."),
     minutes: Optional[float] = typer.Option(None, help="Stop after this many minutes (default: until Ctrl-C)."),
@@ -35,8 +37,29 @@ def stream(
     max_polyphony: Optional[int] = CONTROL_OPTIONS["max_polyphony"],
     journey: Optional[float] = typer.Option(None, help="Move the key a fifth every this many minutes "
                                                        "(with --scale auto the scale follows)."),
+    play_sound: bool = typer.Option(False, "--play", help="Play on this computer's sound card, live."),
+    sound_device: Optional[str] = typer.Option(None, "--sound-device", help="Sound card for --play (a name or "
+                                                                            "number; default: the system's)."),
+    midi_out: Optional[str] = LIVE_OPTIONS["midi_out"],
+    midi_api: str = LIVE_OPTIONS["midi_api"],
+    channel: int = LIVE_OPTIONS["channel"],
+    program: Optional[int] = typer.Option(None, "--program", help="Send this General MIDI program first "
+                                                                  "(--midi-out)."),
+    latency: float = LIVE_OPTIONS["latency"],
+    osc: Optional[str] = LIVE_OPTIONS["osc"],
+    control: Optional[int] = typer.Option(None, "--control", help="Listen for OSC on 127.0.0.1:PORT to turn "
+                                                                  "temperature, density, scale, instrument and "
+                                                                  "program while it plays."),
+    log_events: Optional[Path] = LIVE_OPTIONS["log_events"],
+    midi_in: Optional[str] = typer.Option(None, "--midi-in", help="Continue from what is played on this MIDI "
+                                                                  "port: play a phrase, pause, and it answers."),
+    phrase_pause: float = typer.Option(2.0, "--phrase-pause", help="Seconds of silence that end a phrase "
+                                                                   "(--midi-in)."),
+    phrase_cc: Optional[int] = typer.Option(None, "--phrase-cc", help="A controller (e.g. a foot switch's CC) "
+                                                                      "that ends a phrase at once (--midi-in)."),
 ):
-    """Generate and render without end (or for --minutes), gaplessly, in constant memory."""
+    """Generate without end (or for --minutes), gaplessly, in constant memory: rendered to a file or
+    a pipe, or played live to the sound card, a MIDI port or OSC."""
     import resource
     import signal
     import threading
@@ -50,20 +73,44 @@ def stream(
     from ambient.midi import read_midi, write_midi
     from ambient.pipeline import model_dir
     from ambient.seeds import resolve_primer
-    from ambient.stream import Composer, FileSink, Performer, PipeSink, check_minutes, stream as play
+    from ambient.live.session import LIVE_SEGMENT
+    from ambient.render.sinks import FileSink, PipeSink
+    from ambient.stream import SEGMENT_SECONDS, Composer, Performer, check_minutes, stream as play
 
     torch.set_num_threads(threads)
     sampling = Sampling(temperature, SAMPLING.top_k, top_p, SAMPLING.min_p)
     sampling.check()
     controls = controls_from(scale=scale, pitch_range=pitch_range, density=density, max_polyphony=max_polyphony)
     check_minutes(minutes)               # before the output file exists
-    performer = Performer(instrument, seed=seed)
+    live = play_sound or midi_out is not None or osc is not None
+    if midi_in is not None and not live:
+        raise AmbientError("--midi-in answers live: add --play, --midi-out or --osc for the answer to go to")
+    if output is None and not live:
+        raise AmbientError("say where the music goes: -o FILE (or - for a pipe), --play, --midi-out PORT "
+                           "or --osc HOST:PORT")
+    if control is not None and not live:
+        raise AmbientError("--control turns a live stream's knobs: add --play, --midi-out or --osc")
+    card = rate = None
+    if play_sound:
+        from ambient.live.outputs import sound_card
+
+        card, rate = sound_card(sound_device)
+    performer = Performer(instrument, seed=seed, **({"rate": rate} if rate else {}))
     from ambient.device import resolve
 
     net, config = load_model(model_dir(model), device=resolve(device))
     composer = Composer(net, read_midi(resolve_primer(primer)), codec=CodecConfig.from_dict(config["codec"]),
                         sampling=sampling, controls=controls if controls.active else None, seed=seed,
-                        journey_minutes=journey)
+                        journey_minutes=journey, segment_seconds=LIVE_SEGMENT if live else SEGMENT_SECONDS)
+    if live:
+        from ambient.cli.live import stream_live
+
+        return stream_live(composer, performer if play_sound or output else None, output=output,
+                           play=play_sound, sound_device=card, minutes=minutes, control=control,
+                           save_midi=save_midi, primer=primer, seed=seed,
+                           listen=dict(port=midi_in, pause=phrase_pause, cc=phrase_cc, api=midi_api),
+                           player_options=dict(midi_out=midi_out, midi_api=midi_api, channel=channel,
+                                               latency=latency, osc=osc, log_events=log_events, program=program))
     name = "standard output" if output == "-" else output
     try:
         sink = PipeSink(sys.stdout.buffer, performer.rate) if output == "-" else FileSink(Path(output), performer.rate)

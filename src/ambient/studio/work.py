@@ -209,7 +209,7 @@ class _QueueSink:
     def __init__(self, blocks, rate: int, stop):
         import io
 
-        from ambient.stream import PipeSink
+        from ambient.render.sinks import PipeSink
 
         self.blocks, self.buffer, self.stop = blocks, io.BytesIO(), stop
         self.wav = PipeSink(self.buffer, rate)          # the endless-WAV header, then 16-bit frames
