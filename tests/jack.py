@@ -91,3 +91,25 @@ def left_sounding(messages: list[dict]) -> set[int]:
 def notes_on_without_off(messages: list[dict]) -> set[int]:
     """Pitches left sounding by note messages alone (not counting CC 123): the strict check."""
     return left_sounding([m for m in messages if m["bytes"][0] & 0xF0 != 0xB0])
+
+
+KEYBOARD = """
+import json, sys, time, rtmidi
+keys = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="keyboard")
+keys.open_virtual_port("out")
+print("ready", flush=True)
+for line in sys.stdin:
+    for pitch, seconds in json.loads(line):
+        keys.send_message([0x90, pitch, 80])
+        time.sleep(seconds)
+        keys.send_message([0x80, pitch, 0])
+    print("played", flush=True)
+"""
+
+
+def keyboard(env) -> subprocess.Popen:
+    """A keyboard on JACK (keyboard:out): write a JSON list of [pitch, seconds] and it plays them."""
+    process = subprocess.Popen([sys.executable, "-c", KEYBOARD], env=env, stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert process.stdout.readline().strip() == "ready"
+    return process

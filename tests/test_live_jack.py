@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.jack import (PERIOD, RATE, left_sounding, notes_on_without_off, reader, received, start_jack,
+from tests.jack import (PERIOD, RATE, keyboard, left_sounding, notes_on_without_off, reader, received, start_jack,
                         wait_for_port)
 
 pytestmark = pytest.mark.slow
@@ -178,3 +178,31 @@ def test_sound_reaches_the_card_without_an_underrun(jack_env, tmp_path):
     assert 20 * np.log10(np.sqrt(np.mean(heard ** 2)) + 1e-12) > -45     # music, not silence
     written, written_rate = sf.read(tmp_path / "a.wav")
     assert written_rate == RATE                                       # rendered at the card's rate
+
+
+def test_a_phrase_played_on_midi_in_is_continued_in_its_scale(jack_env, tmp_path):
+    from ambient.controls import MODES
+
+    keys = keyboard(jack_env)
+    log = tmp_path / "events.jsonl"
+    run = ambient(jack_env, "stream", "--midi-out", "virtual", "--midi-in", "keyboard:out", "--phrase-pause", "1",
+                  "--minutes", "1", "--log-events", str(log), "--primer", "1")
+    wait_for_lines(log, 5)
+    phrase = [[61, 0.3], [63, 0.3], [66, 0.3], [68, 0.3], [70, 0.6], [68, 0.3], [66, 0.6]]   # F# pentatonic
+    keys.stdin.write(json.dumps(phrase) + "\n")
+    keys.stdin.flush()
+    assert keys.stdout.readline().strip() == "played"
+    played_at = time.monotonic()
+    out, err = run.communicate(timeout=120)
+    keys.kill()
+    assert run.returncode == 0, err
+    assert "heard 7 notes over 2.7 s: continuing from them" in err.replace("2.8 s", "2.7 s")
+    answer = [e["pitch"] for e in events(log) if e["kind"] == "note_on" and e["due"] > played_at + 2.0]
+    assert len(answer) >= 5
+    # the answer keeps to one major scale that holds the whole phrase (F#, B or Db major; the
+    # primer was in G, which does not)
+    played = {p % 12 for p, _ in phrase}
+    keys_of_phrase = [scale for root in range(12)
+                      if played <= (scale := {(root + step) % 12 for step in MODES["major"]})]
+    best = max(sum(p % 12 in scale for p in answer) for scale in keys_of_phrase)
+    assert best / len(answer) >= 0.9, answer

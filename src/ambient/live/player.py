@@ -73,10 +73,11 @@ class Player:
         self._thread = threading.Thread(target=self._run, name="ambient-player", daemon=True)
         self._thread.start()
 
-    def put(self, events: list[Event]) -> bool:
+    def put(self, events: list[Event], abandon=lambda: False) -> bool:
         """Queue a batch (a segment's events); waits while the player is `ahead` batches behind.
-        False when the player has stopped (asked to, or an output failed)."""
-        while not self.stop.is_set():
+        False when the player has stopped (asked to, or an output failed), or when `abandon()`
+        says the batch is no longer wanted while it waits."""
+        while not self.stop.is_set() and not abandon():
             try:
                 self.queue.put(events, timeout=0.1)
                 return True

@@ -70,8 +70,10 @@ def play_live(composer, player: Player, *, performer=None, audio: tuple = (), mi
                     if hasattr(sink, "start"):
                         sink.start()
                 player.start(lead=LEAD + max((getattr(s, "latency", 0.0) for s in audio), default=0.0))
-            if not player.put(segment_events(segment, limit)):
-                break
+            if not player.put(segment_events(segment, limit), abandon=lambda: composer.course != course):
+                if player.stop.is_set():
+                    break
+                continue                    # a phrase came in while this waited: its answer comes next
             if block is not None:
                 for sink in audio:
                     sink.write(block)
