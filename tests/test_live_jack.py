@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def jack_env():
-    name = f"ambient-test-{os.getpid()}"
+    name = "ambient-test"        # one fixed name: JACK keeps a registry of at most 8 server names
     server = start_jack(name)
     yield dict(os.environ, JACK_DEFAULT_SERVER=name)
     server.terminate()

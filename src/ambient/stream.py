@@ -191,6 +191,12 @@ class Performer:
         self.preset = preset(instrument)
         self.chain = Chain(self.preset, self.rate, self.seed)
 
+    def skip_to(self, seconds: float) -> None:
+        """Jump the playhead forward: what sounds now stops (its reverb rings on), and the music
+        that follows is rendered from `seconds` (a phrase on MIDI in changed the music's course)."""
+        self.notes.clear()
+        self.frames = max(self.frames, int(seconds * self.rate))
+
     def add(self, segment: Segment) -> None:
         for n in segment.notes + segment.open:
             self.notes[(n.pitch, round(n.start, 4))] = n  # an ended note replaces its held self

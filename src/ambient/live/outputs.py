@@ -112,6 +112,7 @@ class MidiOutput:
         return None
 
     def close(self) -> None:
+        time.sleep(0.1)          # JACK sends what is queued at its next cycles: let the last note-offs go
         self.out.close_port()
         del self.out
 

@@ -44,6 +44,7 @@ def play_live(composer, player: Player, *, performer=None, audio: tuple = (), mi
     report, started = StreamReport(), time.perf_counter()
     finished = False
     course = composer.course
+    skipped = 0.0                           # music time dropped when a phrase came in (never heard)
     try:
         while not stop.is_set() and (limit is None or report.seconds < limit):
             for output in player.outputs:
@@ -56,9 +57,13 @@ def play_live(composer, player: Player, *, performer=None, audio: tuple = (), mi
                 continue                    # none yet, or made before a phrase came in: not played
             if segment.course > course:     # the first answer to a phrase: it starts now
                 course = segment.course
+                skipped += segment.start - max(player.music_time(), 0.0)
                 player.flush()
+                if performer is not None:
+                    performer.skip_to(segment.start)
             report.add(segment)
-            until = segment.end if limit is None else min(segment.end, limit)
+            end = limit + skipped if limit is not None else None    # on the music's clock, past what was skipped
+            until = segment.end if end is None else min(segment.end, end)
             block = None
             if performer is not None:
                 if knobs is not None and (instrument := knobs.take_instrument()):
@@ -70,7 +75,7 @@ def play_live(composer, player: Player, *, performer=None, audio: tuple = (), mi
                     if hasattr(sink, "start"):
                         sink.start()
                 player.start(lead=LEAD + max((getattr(s, "latency", 0.0) for s in audio), default=0.0))
-            if not player.put(segment_events(segment, limit), abandon=lambda: composer.course != course):
+            if not player.put(segment_events(segment, end), abandon=lambda: composer.course != course):
                 if player.stop.is_set():
                     break
                 continue                    # a phrase came in while this waited: its answer comes next
@@ -78,8 +83,8 @@ def play_live(composer, player: Player, *, performer=None, audio: tuple = (), mi
                 for sink in audio:
                     sink.write(block)
             if notes_out is not None:
-                notes_out.extend(n for n in segment.notes if limit is None or n.start < limit)
-            report.seconds = until
+                notes_out.extend(n for n in segment.notes if end is None or n.start < end)
+            report.seconds = until - skipped
             report.wall = time.perf_counter() - started
             if on_segment is not None:
                 on_segment(report)
