@@ -1,11 +1,11 @@
 """Turning the music's knobs while it plays: temperature, density, scale, instrument, program.
 
 `Knobs` takes a change by name and a value as a person types it ("0.8", "auto", "D dorian",
-"glass"), checks it as the command line would, and hands it to the composer (its sampling
+"voyager"), checks it as the command line would, and hands it to the composer (its sampling
 and controls are read afresh at every segment, so a change is heard within a segment or two)
 or, for the instrument, to the renderer at its next block. `OscControl` serves the knobs on
 127.0.0.1 over OSC: /ambient/temperature 0.8, /ambient/density auto, /ambient/scale "D dorian",
-/ambient/instrument glass, /ambient/program 89. A bad value is one line on standard error
+/ambient/instrument voyager, /ambient/program 89. A bad value is one line on standard error
 and changes nothing.
 """
 
