@@ -117,3 +117,24 @@ def keyboard(env) -> subprocess.Popen:
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     assert process.stdout.readline().strip() == "ready"
     return process
+
+
+def as_messages(log: list[dict], channel: int = 1) -> list[dict]:
+    """The player's --log-events lines as the MIDI a reader would receive."""
+    status = {"note_on": 0x90, "note_off": 0x80}
+    return [{"at": e["sent"], "bytes": [status[e["kind"]] | (channel - 1), e["pitch"],
+                                        e["velocity"] if e["kind"] == "note_on" else 0]} for e in log]
+
+
+def heard_share(sent: list[dict], got: list[dict]) -> float:
+    """The share of note messages sent after the reader's first one that the reader heard, in order
+    (a JACK client that misses a cycle on a busy machine loses that cycle's input: an xrun)."""
+    import difflib
+
+    notes = [m for m in got if m["bytes"][0] & 0xF0 in (0x80, 0x90)]
+    if not notes:
+        return 0.0
+    after = [m for m in sent if m["at"] >= notes[0]["at"] - 0.5]
+    key = [tuple(m["bytes"][:2]) for m in after], [tuple(m["bytes"][:2]) for m in notes]
+    matched = sum(size for *_, size in difflib.SequenceMatcher(None, *key, autojunk=False).get_matching_blocks())
+    return matched / max(len(after), 1)

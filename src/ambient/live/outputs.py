@@ -20,6 +20,7 @@ from ambient.errors import AmbientError, ParameterError
 from ambient.extras import require
 
 CLIENT = "ambient"      # the name other programs see: ambient:out in JACK
+STALL = 10.0            # seconds the sound card may take no audio before it is given up as gone
 APIS = ("auto", "jack", "alsa")
 
 
@@ -179,6 +180,7 @@ class SoundOutput:
         self.played = 0
         self.ending = False
         self.started = threading.Event()
+        self.stop = threading.Event()
         try:
             self.stream = sd.OutputStream(samplerate=rate, channels=2, dtype="float32", blocksize=block,
                                           device=device, callback=self._callback)
@@ -214,8 +216,22 @@ class SoundOutput:
         self.pending = np.concatenate([self.pending, audio.T.astype(np.float32)])
         whole = len(self.pending) // self.block * self.block
         for i in range(0, whole, self.block):
-            self.blocks.put(self.pending[i:i + self.block])
+            waited = 0.0
+            while not self.stop.is_set():
+                try:
+                    self.blocks.put(self.pending[i:i + self.block], timeout=0.1)
+                    break
+                except queue.Full:
+                    waited += 0.1
+                    if waited > STALL:
+                        raise AmbientError(f"--play: the sound card took no audio for {STALL:g} s") from None
+            else:
+                return                          # stopped: what was not queued is not wanted
         self.pending = self.pending[whole:]
+
+    def watch(self, stop: threading.Event) -> None:
+        """Stop waiting for room in the buffer once `stop` is set (Ctrl-C, the studio's Stop)."""
+        self.stop = stop
 
     def drain(self) -> None:
         """Play out what was written (the last part-block padded with silence), then return."""

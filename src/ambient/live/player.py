@@ -143,22 +143,29 @@ class Player:
         with self.lock:
             # the ledger changes before the outputs hear it: if one fails half-way, `all_off`
             # still ends the note on those that heard its note-on (a stray note-off is harmless)
+            due = self.origin + event.time
             if event.kind == NOTE_ON:
-                if self.sounding.pop(event.pitch, None) is not None:
+                if self.sounding.pop(event.pitch, None) is not None:     # a re-strike ends the last one
                     self._each("note_off", event.pitch)
+                    self._told(Event(event.time, NOTE_OFF, event.pitch), due)
                 self.sounding[event.pitch] = event.velocity
                 self._each("note_on", event.pitch, event.velocity)
             elif self.sounding.pop(event.pitch, None) is not None:
                 self._each("note_off", event.pitch)
             else:
                 return
-            sent = self.clock()
-            report = self.report
-            report.sent += 1
-            if len(report.lateness) < 10_000:
-                report.lateness.append(sent - (self.origin + event.time))
-            if self.on_event is not None:
-                self.on_event(event, self.origin + event.time, sent)
+            sent = self._told(event, due)
+            self.report.sent += 1
+            if len(self.report.lateness) < 10_000:
+                self.report.lateness.append(sent - due)
+
+    def _told(self, event: Event, due: float) -> float:
+        """Every message that went out, to `on_event` (the --log-events file): the log is the
+        whole conversation, so it can be checked note-on against note-off."""
+        sent = self.clock()
+        if self.on_event is not None:
+            self.on_event(event, due, sent)
+        return sent
 
     def _each(self, method: str, *args) -> None:
         for output in self.outputs:
@@ -174,6 +181,9 @@ class Player:
                     output.panic()
                 except Exception:  # noqa: BLE001 - one dead output must not keep the others sounding
                     pass
+            now = self.clock() - (self.origin or 0.0)
+            for pitch in self.sounding:
+                self._told(Event(now, NOTE_OFF, pitch), self.clock())
             self.sounding.clear()
 
     def finish(self, drain: bool) -> None:

@@ -40,6 +40,9 @@ def play_live(composer, player: Player, *, performer=None, audio: tuple = (), mi
     check_minutes(minutes)
     stop = stop or threading.Event()
     limit = None if minutes is None else minutes * 60.0
+    for sink in audio:
+        if hasattr(sink, "watch"):
+            sink.watch(stop)
     ahead = Ahead(composer, stop, segments=1)
     report, started = StreamReport(), time.perf_counter()
     finished = False

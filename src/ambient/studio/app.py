@@ -22,6 +22,7 @@ from fastapi.staticfiles import StaticFiles
 from ambient.errors import AmbientError
 from ambient.studio.guard import Guard
 from ambient.studio.jobs import FINAL, Jobs, QueueFull
+from ambient.studio.live import Desk, add_routes
 from ambient.studio.schema import SEED_MAX, BadRequest, Make, Render, Update, parse
 from ambient.studio.takes import Studio
 from ambient.studio.work import MakeRequest, Models, forever, make_takes, primer_notes, receive_primer, render_take
@@ -265,6 +266,10 @@ def create_app(workspace: str | Path, models: list[Path] = (), max_upload: int =
                 listeners.release()
 
         return StreamingResponse(audio(), media_type="audio/wav", headers={"Cache-Control": "no-cache"})
+
+    # live: to a MIDI port or this computer's sound card, steered while it plays
+    desk = app.state.desk = Desk()
+    add_routes(app, desk, choices.load, lambda primer: primer_notes(studio, primer)[0], checked)
 
     # the pipeline
     @app.get("/api/pipeline")
