@@ -27,7 +27,10 @@ midi = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name=sys.argv[3])
 if port == "virtual":
     midi.open_virtual_port("in")
 else:
+    deadline = time.monotonic() + 60
     while port not in midi.get_ports():
+        if time.monotonic() > deadline:
+            sys.exit(f"no port {port} after 60 s: {midi.get_ports()}")
         time.sleep(0.05)
     midi.open_port(midi.get_ports().index(port), "in")
 midi.ignore_types(sysex=True, timing=True, active_sense=True)
@@ -70,7 +73,7 @@ def reader(env, port: str, record: Path, client: str = "reader") -> subprocess.P
     """A MIDI reader on `port` (another program's output port, or 'virtual': one of its own)."""
     process = subprocess.Popen([sys.executable, "-c", READER, port, str(record), client], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    assert process.stdout.readline().strip() == "ready"
+    assert process.stdout.readline().strip() == "ready", f"the reader found no port {port}"
     return process
 
 

@@ -18,6 +18,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from ambient.midi import write_midi
@@ -26,6 +27,7 @@ from ambient.pipeline import Workspace, run
 from ambient.pipeline.sources import add
 from ambient.pipeline.stages import standard_stages
 from ambient.render import preset
+from tests.jack import left_sounding, reader, received, start_jack
 from tests.test_pipeline import TINY_TRAINING, melody
 
 CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
@@ -49,10 +51,19 @@ def workspace(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def server(workspace):
+def jack():
+    """A JACK server on its dummy driver, so the live desk has a MIDI system and a sound card."""
+    server = start_jack("ambient-test-browser")
+    yield dict(os.environ, JACK_DEFAULT_SERVER="ambient-test-browser")
+    server.terminate()
+    server.wait(10)
+
+
+@pytest.fixture(scope="module")
+def server(workspace, jack):
     port = free_port()
     child = subprocess.Popen([sys.executable, "-m", "ambient", "studio", "--workspace", str(workspace.root),
-                              "--port", str(port)], stderr=subprocess.PIPE, text=True)
+                              "--port", str(port)], stderr=subprocess.PIPE, text=True, env=jack)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 30
     while time.time() < deadline:
@@ -324,3 +335,27 @@ def test_a_reload_keeps_what_the_form_said(server, browser):
     assert Select(browser.find_element(By.ID, "instrument")).first_selected_option.get_attribute("value") == \
         "underwater-temple"
     browser.execute_script("localStorage.clear()")
+
+
+def test_play_live_to_a_new_midi_port_turn_the_temperature_and_stop(server, browser, jack, tmp_path, shots):
+    browser.get(server)
+    to = Select(wait_for(browser, lambda b: b.find_element(By.ID, "live-to")))
+    wait_for(browser, lambda b: len(to.options) >= 2)
+    assert [o.text for o in to.options][:2] == ["this computer", "new MIDI port ambient:out"]
+    to.select_by_visible_text("new MIDI port ambient:out")
+    browser.find_element(By.ID, "live").click()
+    line = browser.find_element(By.ID, "live-state")
+    wait_for(browser, lambda b: line.text.startswith("Playing live to ambient:out"), 60)
+    listening = reader(jack, "ambient:out", tmp_path / "heard.jsonl")
+    temperature = browser.find_element(By.NAME, "temperature")
+    temperature.clear()
+    temperature.send_keys("0.7", Keys.TAB)
+    wait_for(browser, lambda b: line.text == "Now temperature 0.7.", 30)
+    wait_for(browser, lambda b: len(received(tmp_path / "heard.jsonl")) >= 4, 60)
+    browser.save_screenshot(str(shots / "live-playing.png"))
+    browser.find_element(By.ID, "live").click()
+    wait_for(browser, lambda b: b.find_element(By.ID, "live").text == "Play live", 30)
+    time.sleep(0.3)
+    listening.kill()
+    assert left_sounding(received(tmp_path / "heard.jsonl")) == set()
+    assert line.text == ""

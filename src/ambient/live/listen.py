@@ -24,7 +24,7 @@ class PhraseListener:
                  clock=time.monotonic):
         self.mido = require("mido", "--midi-in")
         self.on_phrase, self.pause, self.cc, self.clock = on_phrase, pause, cc, clock
-        self.midi_in = midi_system("in", api, "--midi-in")
+        self.midi_in = midi_system("in", api, "--midi-in", client="ambient-in")
         ports = self.midi_in.get_ports()
         index = find_port(ports, port, "--midi-in")
         self.name = ports[index]

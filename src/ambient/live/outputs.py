@@ -37,8 +37,10 @@ def _quiet_stderr():
         os.close(saved)
 
 
-def midi_system(kind: str, api: str, what: str):
-    """A python-rtmidi MidiOut or MidiIn on the MIDI system asked for (auto: JACK, then ALSA)."""
+def midi_system(kind: str, api: str, what: str, client: str = CLIENT):
+    """A python-rtmidi MidiOut or MidiIn on the MIDI system asked for (auto: JACK, then ALSA),
+    as a client of that name (JACK gives a second client of one name a -01 suffix, so one that
+    only looks at the ports takes a name of its own)."""
     rtmidi = require("rtmidi", what)
     if api not in APIS:
         raise ParameterError("midi_api", f"must be one of {', '.join(APIS)}, got {api!r}")
@@ -49,7 +51,7 @@ def midi_system(kind: str, api: str, what: str):
     for name in order:
         try:
             with _quiet_stderr():
-                return cls(tried[name], name=CLIENT)
+                return cls(tried[name], name=client)
         except (rtmidi.SystemError, RuntimeError):
             continue
     why = {"jack": "no JACK server is running", "alsa": "ALSA's sequencer (/dev/snd/seq) cannot be opened"}

@@ -59,7 +59,9 @@ class Desk:
         try:
             from ambient.live.outputs import midi_system
 
-            ports = [p for p in midi_system("out", "auto", "MIDI out").get_ports() if not p.startswith("ambient:")]
+            looker = midi_system("out", "auto", "MIDI out", client="ambient-ports")
+            ports = [p for p in looker.get_ports() if not p.startswith("ambient:")]
+            del looker
         except ModuleNotFoundError as e:
             why = str(missing(e, "live play") or e)
         except AmbientError as e:
