@@ -78,10 +78,11 @@ BLOCK = 1 << 18
 
 @contextmanager
 def quiet_native_stderr() -> Iterator[None]:
-    """Silence what libsndfile's MP3 decoder prints straight to file descriptor 2.
+    """Silence what native libraries print straight to file descriptor 2.
 
-    mpg123 writes notes like "Illegal Audio-MPEG-Header" for damaged files; we report
-    those files ourselves in one line, so its chatter would only bury that line.
+    mpg123 (inside libsndfile) writes notes like "Illegal Audio-MPEG-Header" for damaged
+    files, libjack and ALSA several lines when no server answers; we report those cases
+    ourselves in one line, so their chatter would only bury that line.
     """
     import sys
 

@@ -8,7 +8,6 @@ tests run against) and through ALSA's sequencer otherwise; `api` picks one by na
 
 from __future__ import annotations
 
-import contextlib
 import os
 import queue
 import threading
@@ -16,25 +15,13 @@ import time
 
 import numpy as np
 
+from ambient.audio import quiet_native_stderr
 from ambient.errors import AmbientError, ParameterError
 from ambient.extras import require
 
 CLIENT = "ambient"      # the name other programs see: ambient:out in JACK
 STALL = 10.0            # seconds the sound card may take no audio before it is given up as gone
 APIS = ("auto", "jack", "alsa")
-
-
-@contextlib.contextmanager
-def _quiet_stderr():
-    """libjack and ALSA print their own lines when a server is missing; we say it once, ourselves."""
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 def midi_system(kind: str, api: str, what: str, client: str = CLIENT):
@@ -50,7 +37,7 @@ def midi_system(kind: str, api: str, what: str, client: str = CLIENT):
     cls = rtmidi.MidiOut if kind == "out" else rtmidi.MidiIn
     for name in order:
         try:
-            with _quiet_stderr():
+            with quiet_native_stderr():   # libjack and ALSA print their own lines; we say it once
                 return cls(tried[name], name=client)
         except (rtmidi.SystemError, RuntimeError):
             continue
