@@ -84,28 +84,22 @@ def stream_live(composer, performer, *, output: Optional[str], play: bool, sound
                 listen: dict, player_options: dict) -> None:
     """`ambient stream` played in real time: to the sound card, MIDI, OSC and (alongside) a file."""
     import signal
-    import sys
     import threading
 
     from ambient.cli.output import say
-    from ambient.errors import AmbientError
     from ambient.live.control import Knobs, OscControl
     from ambient.live.outputs import SoundOutput
     from ambient.live.player import Player
     from ambient.live.session import play_live
     from ambient.midi import write_midi
-    from ambient.render.sinks import FileSink, PipeSink
+    from ambient.render.sinks import open_sink
 
     player = open_player(**player_options) or Player([])
     audio = []
     knobs = osc_control = listener = None
     try:
         if listen["port"] is not None:
-            from ambient.errors import ParameterError
             from ambient.live.listen import PhraseListener
-
-            if not listen["pause"] > 0:
-                raise ParameterError("phrase_pause", f"must be above 0 seconds, got {listen['pause']:g}")
 
             def heard(phrase):
                 say(f"heard {len(phrase)} notes over {phrase[-1].end:.1f} s: continuing from them")
@@ -115,13 +109,8 @@ def stream_live(composer, performer, *, output: Optional[str], play: bool, sound
             say(f"listening on {listener.name}: play a phrase and pause {listen['pause']:g} s")
         if play:
             audio.append(SoundOutput(performer.rate, device=sound_device))
-        if output == "-":
-            audio.append(PipeSink(sys.stdout.buffer, performer.rate))
-        elif output is not None:
-            try:
-                audio.append(FileSink(Path(output), performer.rate))
-            except (OSError, RuntimeError) as e:
-                raise AmbientError(f"{output}: cannot write ({e})") from None
+        if output is not None:
+            audio.append(open_sink(output, performer.rate))
         knobs = Knobs(composer, performer=performer, outputs=player.outputs, on_change=lambda s: say(f"now {s}"))
         if control is not None:
             osc_control = OscControl(knobs, control, warn=say)

@@ -74,7 +74,7 @@ def stream(
     from ambient.pipeline import model_dir
     from ambient.seeds import resolve_primer
     from ambient.live.session import LIVE_SEGMENT
-    from ambient.render.sinks import FileSink, PipeSink
+    from ambient.render.sinks import open_sink
     from ambient.stream import SEGMENT_SECONDS, Composer, Performer, check_minutes, stream as play
 
     torch.set_num_threads(threads)
@@ -112,10 +112,7 @@ def stream(
                            player_options=dict(midi_out=midi_out, midi_api=midi_api, channel=channel,
                                                latency=latency, osc=osc, log_events=log_events, program=program))
     name = "standard output" if output == "-" else output
-    try:
-        sink = PipeSink(sys.stdout.buffer, performer.rate) if output == "-" else FileSink(Path(output), performer.rate)
-    except (OSError, RuntimeError) as e:
-        raise AmbientError(f"{name}: cannot write ({e})") from None
+    sink = open_sink(output, performer.rate)
     notes: list = []
     marks = {"next": 60.0}
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 
+from ambient.errors import ParameterError
 from ambient.extras import require
 from ambient.live.outputs import find_port, midi_system
 from ambient.notes import Note
@@ -22,6 +23,8 @@ SHORTEST = 0.05     # seconds: a phrase needs a note at least this long to count
 class PhraseListener:
     def __init__(self, port: str, on_phrase, *, api: str = "auto", pause: float = 2.0, cc: int | None = None,
                  clock=time.monotonic):
+        if not pause > 0:
+            raise ParameterError("phrase_pause", f"must be above 0 seconds, got {pause:g}")
         self.mido = require("mido", "--midi-in")
         self.on_phrase, self.pause, self.cc, self.clock = on_phrase, pause, cc, clock
         self.midi_in = midi_system("in", api, "--midi-in", client="ambient-in")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 from ambient.notes import Note
@@ -47,7 +48,7 @@ class PlayReport:
     sent: int = 0                 # events that reached the outputs
     slid: float = 0.0             # seconds the clock slid forward because the music came late
     slides: int = 0
-    lateness: list[float] = field(default_factory=list)  # seconds after due each event was sent (last 10,000)
+    lateness: deque = field(default_factory=lambda: deque(maxlen=10_000))  # seconds after due, the last 10,000 sent
 
 
 class Player:
@@ -156,8 +157,7 @@ class Player:
                 return
             sent = self._told(event, due)
             self.report.sent += 1
-            if len(self.report.lateness) < 10_000:
-                self.report.lateness.append(sent - due)
+            self.report.lateness.append(sent - due)
 
     def _told(self, event: Event, due: float) -> float:
         """Every message that went out, to `on_event` (the --log-events file): the log is the

@@ -59,3 +59,16 @@ class PipeSink:
 
     def close(self) -> None:
         self.out.flush()
+
+
+def open_sink(output: str, rate: int):
+    """The sink a person named: `-` for WAV on standard output, else a file that grows; a file
+    that cannot be made is one line naming it."""
+    import sys
+
+    from ambient.errors import AmbientError
+
+    try:
+        return PipeSink(sys.stdout.buffer, rate) if output == "-" else FileSink(output, rate)
+    except (OSError, RuntimeError) as e:
+        raise AmbientError(f"{'standard output' if output == '-' else output}: cannot write ({e})") from None
