@@ -150,3 +150,16 @@ def test_decoding_token_by_chunk_gives_the_same_notes_as_decoding_at_once(tokens
             break
     notes += decoder.finish()
     assert sort_notes(notes) == decode(tokens)
+
+
+def test_sounding_follows_note_ons_note_offs_restrikes_and_velocities():
+    from ambient.codec import Held, Sounding
+
+    loud = velocity_offset() + 30
+    tracker = Sounding()
+    ended = [tracker.feed(t) for t in (loud, NOTE_ON + 60, TIME_SHIFT + 9, NOTE_ON + 64, NOTE_ON + 60, NOTE_OFF + 64,
+                                       NOTE_OFF + 70)]
+    assert ended == [None, None, None, None, Held(index=1, step=0, velocity=loud), Held(3, 10, loud), None]
+    assert tracker.notes == {60: Held(index=4, step=10, velocity=loud)}       # the re-strike began a new note
+    assert (tracker.now, tracker.index, tracker.velocity) == (10, 7, loud)
+    assert tracker.before(4) == [] and tracker.before(5) == [(60, Held(4, 10, loud))]

@@ -111,7 +111,7 @@ def test_play_state_follows_time_notes_and_onsets():
     state = PlayState()
     for t in encode([Note(0, 2, 60, 70), Note(1, 1.5, 64, 70)]):
         state.feed(int(t))
-    assert state.now == 200 and state.sounding == {} and len(state.onsets) == 2
+    assert state.now == 200 and state.notes == {} and len(state.onsets) == 2
     assert state.onset_rate() == pytest.approx(1.0)
 
 
@@ -121,7 +121,7 @@ def test_a_note_whose_onset_left_the_window_is_stated_again_at_its_start():
     state = PlayState()
     for t in tokens:
         state.feed(int(t))
-    assert 36 in state.sounding
+    assert 36 in state.notes
     seen = window(tokens.astype(np.int64), 64, state)
     assert len(seen) == 64
     assert list(seen[:2]) == [tokens[1], NOTE_ON + 36]  # its velocity, then its note-on
@@ -189,7 +189,7 @@ def test_note_offs_go_only_to_sounding_pitches_with_their_total_probability_kept
     playing, silent = PlayState(), PlayState()
     for t in encode([Note(0, 10, 40, 70), Note(1, 10, 52, 70), Note(2, 3, 60, 70)])[:-3]:
         playing.feed(int(t))
-    assert sorted(playing.sounding) == [40, 52]                            # 60 has ended
+    assert sorted(playing.notes) == [40, 52]                            # 60 has ended
     moved = release_sounding(logits, [playing, silent])
     offs, before = moved.softmax(-1)[:, NOTE_OFF:NOTE_OFF + 128], logits.softmax(-1)[:, NOTE_OFF:NOTE_OFF + 128]
     assert offs[0].sum() == pytest.approx(float(before[0].sum()), rel=1e-5)   # ending a note: as likely as before
@@ -212,5 +212,5 @@ def test_every_generated_note_off_ends_a_sounding_note(model):
             state.feed(int(t))
         for t in new.tolist():
             if NOTE_OFF <= t < TIME_SHIFT:
-                assert t - NOTE_OFF in state.sounding
+                assert t - NOTE_OFF in state.notes
             state.feed(t)

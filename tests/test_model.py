@@ -2,8 +2,10 @@ import math
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from ambient.codec import NOTE_OFF, NOTE_ON, TIME_SHIFT, vocab_size
+from ambient.codec import NOTE_OFF, NOTE_ON, TIME_SHIFT, Sounding, vocab_size
 from ambient.model import KVCache, MusicTransformer, skew, sounding_notes
 from tests.conftest import tiny_config
 
@@ -117,6 +119,17 @@ def test_sounding_notes_follow_note_ons_note_offs_and_restrikes():
     mask = sounding_notes(idx)[0]                                   # (T, 128)
     sounding = [sorted(torch.nonzero(row).flatten().tolist()) for row in mask]
     assert sounding == [[60], [60, 64], [60, 64], [64], [64], [64], [64], [], [0]]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(0, VOCAB - 1), min_size=1, max_size=200))
+def test_the_models_sounding_input_is_the_codecs_account_of_what_sounds(tokens):
+    """The batched rule on tensors and the token-by-token `Sounding` agree after every token."""
+    mask = sounding_notes(torch.tensor([tokens]))[0]
+    tracker = Sounding()
+    for t, row in zip(tokens, mask):
+        tracker.feed(t)
+        assert sorted(torch.nonzero(row).flatten().tolist()) == sorted(tracker.notes)
 
 
 def test_sounding_notes_carry_over_a_cache_and_a_fresh_read_starts_silent():

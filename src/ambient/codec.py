@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -150,6 +151,67 @@ def encode_piece(notes: list[Note], config: CodecConfig = DEFAULT_CODEC) -> np.n
     return encode(notes, config, add_start=True, add_end=True)
 
 
+class Held(NamedTuple):
+    """A note a token stream has begun and not yet ended."""
+    index: int                # where its note-on is among the tokens read
+    step: int                 # when it began, in time steps
+    velocity: int | None      # the velocity token in force at its note-on (None: none read yet)
+
+
+class Sounding:
+    """Which notes a token stream leaves sounding, read token by token.
+
+    The one account of it: the decoder, the sampler and its controls (`controls.PlayState`),
+    the restated windows of training and the stream all read tokens through this. A note-on
+    of a pitch already sounding ends that note and begins another (a re-strike), so `notes`
+    is always in note-on order. The model's sounding-notes input is the same rule written
+    for whole tensors at once (`model.sounding_notes`; a test holds the two together).
+    """
+
+    def __init__(self, config: CodecConfig = DEFAULT_CODEC):
+        self.vel0, self.size = velocity_offset(config), vocab_size(config)
+        self.now = 0                              # time steps read
+        self.index = 0                            # tokens read
+        self.velocity: int | None = None          # the velocity token in force
+        self.notes: dict[int, Held] = {}          # pitch -> the note sounding on it
+
+    def feed(self, token: int) -> Held | None:
+        """Read one token; the note it ended (by its note-off, or by a re-strike), if any."""
+        ended = None
+        if NOTE_ON <= token < NOTE_OFF:
+            ended = self.notes.pop(token - NOTE_ON, None)
+            self.notes[token - NOTE_ON] = Held(self.index, self.now, self.velocity)
+        elif NOTE_OFF <= token < TIME_SHIFT:
+            ended = self.notes.pop(token - NOTE_OFF, None)
+        elif TIME_SHIFT <= token < self.vel0:
+            self.now += token - TIME_SHIFT + 1
+        elif self.vel0 <= token < self.size:
+            self.velocity = token
+        self.index += 1
+        return ended
+
+    def before(self, index: int) -> list[tuple[int, Held]]:
+        """(pitch, note) of the notes sounding whose note-on came before token `index`, oldest first."""
+        return [(pitch, note) for pitch, note in self.notes.items() if note.index < index]
+
+
+def restate(held: list[tuple[int, Held]], most: int, then: int | None = None) -> list[int]:
+    """Tokens that begin these notes again, for a window that no longer shows their note-ons:
+    the newest `most` of them, each note-on after its velocity where that changes; `then`, the
+    velocity in force after them, is stated again if it differs, so the window's own first
+    notes keep the velocity they had."""
+    head: list[int] = []
+    current = None
+    for pitch, note in held[len(held) - most:] if most > 0 else []:
+        if note.velocity is not None and note.velocity != current:
+            head.append(note.velocity)
+            current = note.velocity
+        head.append(NOTE_ON + pitch)
+    if head and then is not None and then != current:
+        head.append(then)
+    return head
+
+
 def restated_window(tokens: np.ndarray, begin: int, length: int, config: CodecConfig = DEFAULT_CODEC) -> np.ndarray:
     """`length` tokens from `begin`, opened by the note-ons (and velocities) of the notes already
     sounding there, so every note-off in the window ends a note the window shows.
@@ -157,27 +219,13 @@ def restated_window(tokens: np.ndarray, begin: int, length: int, config: CodecCo
     A window cut from the middle of a piece otherwise holds note-offs of notes it never
     began (0.3 % of note-offs in the bundled training data), which teaches a model that a
     note-off may name a pitch that is not sounding, and makes a sounding-notes input
-    (`ModelConfig.sounding_input`) disagree with the notes' own note-offs. The sampler restates the notes it
-    carries across a slide the same way (`ambient.sampling.window`).
+    (`ModelConfig.sounding_input`) disagree with the notes' own note-offs. The sampler after a
+    slide and the stream restate the notes they carry the same way (`restate`).
     """
-    sounding: dict[int, int | None] = {}  # pitch -> velocity token in force at its note-on
-    velocity, v0 = None, velocity_offset(config)
+    sounding = Sounding(config)
     for t in tokens[:begin].tolist():
-        if NOTE_ON <= t < NOTE_OFF:
-            sounding[t - NOTE_ON] = velocity
-        elif NOTE_OFF <= t < TIME_SHIFT:
-            sounding.pop(t - NOTE_OFF, None)
-        elif t >= v0:
-            velocity = t
-    head: list[int] = []
-    current = None
-    for pitch, v in list(sounding.items())[-(length // 8):]:  # at most an eighth of the window
-        if v is not None and v != current:
-            head.append(v)
-            current = v
-        head.append(NOTE_ON + pitch)
-    if head and velocity is not None and velocity != current:
-        head.append(velocity)  # the window's own first notes keep the velocity they had
+        sounding.feed(t)
+    head = restate(sounding.before(begin), length // 8, then=sounding.velocity)
     return np.concatenate([np.asarray(head, dtype=tokens.dtype), tokens[begin:begin + length - len(head)]])
 
 
@@ -210,52 +258,56 @@ class Decoder:
 
     Always well formed, whatever the model wrote: a note-off with nothing sounding is
     ignored, a re-strike ends the note still sounding, a note held past
-    `max_note_seconds` is closed there. `sounding` holds the open notes (pitch ->
-    start step, velocity); `finish` closes them. `decode` is this over a whole sequence,
-    the stream (`ambient.stream`) the same over a sequence that never ends.
+    `max_note_seconds` is closed there. `sounding` follows the open notes (`Sounding`);
+    `finish` closes them. `decode` is this over a whole sequence, the stream
+    (`ambient.stream`) the same over a sequence that never ends.
     """
 
     def __init__(self, config: CodecConfig = DEFAULT_CODEC, program: int = 0):
         self.config, self.program = config, program
         self.step = config.step_seconds
         self.max_steps = int(round(config.max_note_seconds / self.step))
-        self.vel0, self.size = velocity_offset(config), vocab_size(config)
-        self.now = 0                                              # steps
-        self.velocity = bin_velocity(config.velocity_bins // 2, config)
-        self.sounding: dict[int, tuple[int, int]] = {}           # pitch -> (start step, velocity)
+        self.sounding = Sounding(config)
         self.ended = False
 
-    def _close(self, pitch: int, at: int) -> Note:
-        s, v = self.sounding.pop(pitch)
-        return Note(s * self.step, max(at, s + 1) * self.step, pitch, v, self.program)
+    @property
+    def now(self) -> int:
+        """Time steps decoded."""
+        return self.sounding.now
+
+    def velocity(self, note: Held) -> int:
+        """A note's MIDI velocity (the middle bin's before any velocity token)."""
+        token = note.velocity
+        return bin_velocity(self.config.velocity_bins // 2 if token is None else token - self.sounding.vel0,
+                            self.config)
+
+    def _note(self, pitch: int, held: Held, end: int) -> Note:
+        return Note(held.step * self.step, max(end, held.step + 1) * self.step, pitch, self.velocity(held),
+                    self.program)
 
     def feed(self, tokens) -> list[Note]:
         out: list[Note] = []
+        sounding = self.sounding
         for t in (int(x) for x in tokens):
             if t == END or self.ended:
                 self.ended = True
                 break
-            if t in (PAD, START) or t >= self.size:
+            if t in (PAD, START) or t >= sounding.size:
                 continue
-            if t < NOTE_OFF:
-                pitch = t - NOTE_ON
-                if pitch in self.sounding:
-                    out.append(self._close(pitch, self.now))  # a re-strike ends the note still sounding
-                self.sounding[pitch] = (self.now, self.velocity)
-            elif t < TIME_SHIFT:
-                if t - NOTE_OFF in self.sounding:
-                    out.append(self._close(t - NOTE_OFF, self.now))
-            elif t < self.vel0:
-                self.now += t - TIME_SHIFT + 1
-                for pitch in [p for p, (s, _) in self.sounding.items() if self.now - s >= self.max_steps]:
-                    out.append(self._close(pitch, self.sounding[pitch][0] + self.max_steps))
-            else:
-                self.velocity = bin_velocity(t - self.vel0, self.config)
+            ended = sounding.feed(t)
+            if ended is not None:
+                out.append(self._note(t - NOTE_ON if t < NOTE_OFF else t - NOTE_OFF, ended, sounding.now))
+            elif TIME_SHIFT <= t < sounding.vel0:
+                for pitch in [p for p, n in sounding.notes.items() if sounding.now - n.step >= self.max_steps]:
+                    held = sounding.notes.pop(pitch)
+                    out.append(self._note(pitch, held, held.step + self.max_steps))
         return out
 
     def finish(self) -> list[Note]:
         """Close every note still sounding, now."""
-        return [self._close(pitch, self.now) for pitch in list(self.sounding)]
+        notes = [self._note(pitch, held, self.now) for pitch, held in self.sounding.notes.items()]
+        self.sounding.notes.clear()
+        return notes
 
 
 def decode(tokens, config: CodecConfig = DEFAULT_CODEC, *, program: int = 0) -> list[Note]:

@@ -30,8 +30,8 @@ Whatever the controls, the sampler offers a note-off only for a pitch that is so
 (any other is a no-op the decoder drops), so a model that must end a note to go on can
 (`ambient.sampling.release_sounding`).
 
-`PlayState` follows what the token stream means (time, notes sounding, recent onsets) so
-the sampler, the stream and the studio share one account of it.
+`PlayState` follows what the token stream means (time and the notes sounding, as the codec's
+`Sounding` reads them, and recent onsets) for the sampler and these controls.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ambient.codec import DEFAULT_CODEC, NOTE_OFF, NOTE_ON, TIME_SHIFT, CodecConfig, velocity_offset
+from ambient.codec import DEFAULT_CODEC, NOTE_OFF, NOTE_ON, TIME_SHIFT, CodecConfig, Held, Sounding
 from ambient.errors import ParameterError
 from ambient.notes import Note
 
@@ -143,15 +143,12 @@ def estimate_scale(notes: list[Note]) -> frozenset[int]:
     return frozenset(int(pc) for pc in order[:int(np.searchsorted(covered, 0.95)) + 1])
 
 
-class PlayState:
-    """What one token stream means so far: time, notes sounding (with where they began), onsets."""
+class PlayState(Sounding):
+    """What one token stream means so far: the notes sounding (`Sounding`), and its recent onsets."""
 
     def __init__(self, codec: CodecConfig = DEFAULT_CODEC):
+        super().__init__(codec)
         self.codec = codec
-        self.now = 0                                   # steps
-        self.index = 0                                 # tokens fed
-        self.sounding: dict[int, tuple[int, int | None, int]] = {}  # pitch -> (note-on's index, velocity, step)
-        self.velocity: int | None = None               # the last velocity token
         self.onsets: deque[int] = deque()              # steps of recent note-ons
         self.window = int(round(DENSITY_WINDOW / codec.step_seconds))
         self.origin, self.played = 0, 0                # where the continuation began; note-ons since
@@ -160,20 +157,15 @@ class PlayState:
         """The primer ends here: count the continuation's own notes from now."""
         self.origin, self.played = self.now, 0
 
-    def feed(self, token: int) -> None:
+    def feed(self, token: int) -> Held | None:
+        ended = super().feed(token)
         if NOTE_ON <= token < NOTE_OFF:
-            self.sounding[token - NOTE_ON] = (self.index, self.velocity, self.now)
             self.onsets.append(self.now)
             self.played += 1
-        elif NOTE_OFF <= token < TIME_SHIFT:
-            self.sounding.pop(token - NOTE_OFF, None)
-        elif TIME_SHIFT <= token < velocity_offset(self.codec):
-            self.now += token - TIME_SHIFT + 1
+        elif TIME_SHIFT <= token < self.vel0:
             while self.onsets and self.onsets[0] < self.now - self.window:
                 self.onsets.popleft()
-        elif token >= velocity_offset(self.codec):
-            self.velocity = token
-        self.index += 1
+        return ended
 
     def onset_rate(self) -> float:
         """Notes per second over the recent window (or all the time so far, if shorter)."""
@@ -219,7 +211,7 @@ class Constraint:
     def note_on_bias(self, state: PlayState) -> float:
         """The dynamic bias on every note-on of one stream (-inf forbids them)."""
         c, density = self.controls, self.density
-        if c.max_polyphony is not None and len(state.sounding) >= c.max_polyphony:
+        if c.max_polyphony is not None and len(state.notes) >= c.max_polyphony:
             return -math.inf
         if density is None:
             return 0.0
@@ -236,8 +228,8 @@ class Constraint:
         """(128,) nats for each note-off now: the hold guard's push on notes held past `max_hold`
         (the sampler offers note-offs only for sounding pitches, `ambient.sampling.release_sounding`)."""
         bias = np.zeros(128, dtype=np.float32)
-        for pitch, (_, _, began) in state.sounding.items():
-            age = state.now - began
+        for pitch, note in state.notes.items():
+            age = state.now - note.step
             push = 0.0
             if self.max_hold_steps is not None and age > self.max_hold_steps:
                 push = min(DENSITY_CLIP, HOLD_GAIN * math.log(age / self.max_hold_steps))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ambient.codec import DEFAULT_CODEC, END, NOTE_OFF, NOTE_ON, PAD, START, CodecConfig, decode, encode
+from ambient.codec import DEFAULT_CODEC, END, NOTE_OFF, NOTE_ON, PAD, START, CodecConfig, decode, encode, restate
 from ambient.config import CONTINUATION, Sampling
 from ambient.controls import Constraint, Controls, PlayState
 from ambient.errors import ParameterError
@@ -53,7 +53,7 @@ def release_sounding(logits: torch.Tensor, states: list[PlayState]) -> torch.Ten
     offs = logits[:, NOTE_OFF:NOTE_OFF + 128]
     sounding = torch.zeros_like(offs, dtype=torch.bool)
     for b, state in enumerate(states):
-        sounding[b, [p for p, (_, _, began) in state.sounding.items() if began < state.now]] = True
+        sounding[b, [p for p, note in state.notes.items() if note.step < state.now]] = True
     everything = torch.logsumexp(offs, -1, keepdim=True)                              # (B, 1)
     held = torch.logsumexp(offs.masked_fill(~sounding, float("-inf")), -1, keepdim=True)
     moved = (offs + (everything - held)).masked_fill(~sounding, float("-inf"))
@@ -74,25 +74,18 @@ def primer_tokens(notes: list[Note], primer_seconds: float | None = None,
     return encode(notes, codec, add_start=True), notes
 
 
-def window(tokens: np.ndarray, length: int, state: PlayState, codec: CodecConfig = DEFAULT_CODEC) -> np.ndarray:
+def window(tokens: np.ndarray, length: int, state: PlayState) -> np.ndarray:
     """The last `length` tokens of a stream, as the model should read them after a slide.
 
     A note whose note-on has left the window still sounds, but the model can no longer
     see it, so it would never choose to end it: a stuck note. Such notes are stated
-    again at the window's start (velocity and note-on), and the window keeps its length
-    by reading that many fewer old tokens.
+    again at the window's start (`codec.restate`), and the window keeps its length by
+    reading that many fewer old tokens.
     """
     head: list[int] = []
     for _ in range(4):  # a shorter tail can strand more notes: settle in a few rounds
         first = len(tokens) - (length - len(head))
-        stranded = sorted((index, pitch, velocity) for pitch, (index, velocity, _) in state.sounding.items()
-                          if index < first)[-(length // 8):]   # at most an eighth of the window
-        head, current = [], None
-        for _, pitch, velocity in stranded:
-            if velocity is not None and velocity != current:
-                head.append(velocity)
-                current = velocity
-            head.append(NOTE_ON + pitch)
+        head = restate(state.before(first), length // 8)   # at most an eighth of the window
         if len(tokens) - (length - len(head)) == first:
             break
     tail = tokens[max(0, len(tokens) - (length - len(head))):]
@@ -143,7 +136,7 @@ def continue_tokens(model: MusicTransformer, primer: np.ndarray, *, length: int 
 
     def read(length: int) -> torch.Tensor:
         """Re-read the newest `length` tokens of every stream into an empty cache; the last logits."""
-        rows = np.stack([window(np.asarray(s), length, st, codec) for s, st in zip(streams, states)])
+        rows = np.stack([window(np.asarray(s), length, st) for s, st in zip(streams, states)])
         cache.length = 0
         return model(torch.as_tensor(rows, device=device), cache=cache)[0][:, -1]
 

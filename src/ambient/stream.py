@@ -98,7 +98,7 @@ class Composer:
         so the model can still end them (`ambient.sampling.window` does the same after a slide)."""
         tokens = list(self.window)
         seen = {t - NOTE_ON for t in tokens if NOTE_ON <= t < NOTE_OFF}
-        head = [NOTE_ON + p for p in self.decoder.sounding if p not in seen][:len(tokens) // 8]
+        head = [NOTE_ON + p for p in self.decoder.sounding.notes if p not in seen][:len(tokens) // 8]
         return np.asarray(head + tokens[len(head):], dtype=np.int64)
 
     def next_segment(self) -> Segment:
@@ -128,7 +128,8 @@ class Composer:
         closed += self.decoder.feed(tokens)
         self.window.extend(int(t) for t in tokens)
         end = self.decoder.now * self.codec.step_seconds
-        held = [Note(s * self.codec.step_seconds, HELD, p, v) for p, (s, v) in self.decoder.sounding.items()]
+        held = [Note(n.step * self.codec.step_seconds, HELD, p, self.decoder.velocity(n))
+                for p, n in self.decoder.sounding.notes.items()]
         segment = Segment(start, end, closed, held, turned=turned, course=course)
         segment.reprimed = self._guard(segment)
         return segment
