@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ambient.codec import DEFAULT_CODEC, NOTE_OFF, NOTE_ON, TIME_SHIFT, CodecConfig, Decoder, encode
+from ambient.codec import DEFAULT_CODEC, NOTE_OFF, NOTE_ON, TIME_SHIFT, CodecConfig, Decoder, encode, restate
 from ambient.config import RENDER, Sampling
 from ambient.controls import Controls
 from ambient.evaluate.metrics import loop_share
@@ -94,11 +94,13 @@ class Composer:
         self._pending = tokens                  # fed to the decoder before the next segment
 
     def _model_window(self) -> np.ndarray:
-        """The window the model reads: notes still sounding whose note-on has left it come first,
-        so the model can still end them (`ambient.sampling.window` does the same after a slide)."""
+        """The window the model reads: notes still sounding whose note-on has left it are stated
+        again at its start (`codec.restate`, as the sampler does after a slide), so the model can
+        still end them."""
         tokens = list(self.window)
         seen = {t - NOTE_ON for t in tokens if NOTE_ON <= t < NOTE_OFF}
-        head = [NOTE_ON + p for p in self.decoder.sounding.notes if p not in seen][:len(tokens) // 8]
+        held = [(p, n) for p, n in self.decoder.sounding.notes.items() if p not in seen]
+        head = restate(held, len(tokens) // 8)
         return np.asarray(head + tokens[len(head):], dtype=np.int64)
 
     def next_segment(self) -> Segment:
