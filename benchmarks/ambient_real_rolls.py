@@ -15,9 +15,8 @@ import torch
 from yardstick import read, yardstick_paths
 
 from ambient.checkpoint import load_model
-from ambient.codec import CodecConfig
 from ambient.evaluate.report import window
-from ambient.sampling import generate
+from ambient.sampling import continue_piece
 
 PRIMER, SECONDS = 20.0, 60.0
 
@@ -43,9 +42,9 @@ def main() -> None:
         first = min(n.start for n in notes)
         primer = window(notes, first, first + PRIMER)
         rows = [("real", window(notes, first, first + PRIMER + SECONDS))]
-        for label, model, config in models:
-            codec = CodecConfig.from_dict(config["codec"])
-            [made] = generate(model, primer, seconds=SECONDS, seed=args.seed, codec=codec)
+        for label, model, card in models:
+            codec = card.codec
+            [made] = [c.notes for c in continue_piece(model, primer, seconds=SECONDS, seed=args.seed, codec=codec)]
             rows.append((label, made))
         fig, axes = plt.subplots(len(rows), 1, figsize=(14, 2.6 * len(rows)), sharex=True, squeeze=False)
         for ax, (label, piece) in zip(axes[:, 0], rows):

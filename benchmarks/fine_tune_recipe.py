@@ -24,7 +24,6 @@ import torch
 from yardstick import emit, segments
 
 from ambient.checkpoint import DEFAULT_MODEL_DIR, load_model, read_config
-from ambient.codec import CodecConfig
 from ambient.config import ModelConfig, TrainConfig
 from ambient.evaluate import read_pieces
 from ambient.evaluate.likelihood import held_out_nll
@@ -35,8 +34,8 @@ KEYS = {"lr": "learning_rate", "context": "context", "batch": "batch_size", "pat
 
 
 def nll(model_dir, pieces: list) -> float:
-    model, config = load_model(model_dir)
-    return held_out_nll(model, pieces, CodecConfig.from_dict(config["codec"]))["nats_per_token"]
+    model, card = load_model(model_dir)
+    return held_out_nll(model, pieces, card.codec)["nats_per_token"]
 
 
 def main() -> None:
@@ -51,7 +50,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     judged = list(segments(read_pieces(args.judged)).values())
     base = nll(DEFAULT_MODEL_DIR, judged)
-    shape = ModelConfig.from_dict(read_config(DEFAULT_MODEL_DIR)["model"]).to_dict()
+    shape = read_config(DEFAULT_MODEL_DIR).model.to_dict()
     for recipe in args.recipe or ["lr=3e-4"]:
         chosen = {KEYS[k]: json.loads(v) for k, v in (item.split("=") for item in recipe.split(","))}
         model_config = ModelConfig(**{**shape, **{k: v for k, v in chosen.items() if k == "context"}})

@@ -19,12 +19,11 @@ import json
 import torch
 
 from ambient.checkpoint import load_model
-from ambient.codec import CodecConfig
 from ambient.controls import Controls
 from ambient.evaluate import metrics
 from ambient.midi import read_midi
 from ambient.notes import piece_end
-from ambient.sampling import generate
+from ambient.sampling import continue_piece
 from ambient.seeds import seed_paths
 
 
@@ -43,8 +42,8 @@ def main() -> None:
     parser.add_argument("--max-hold", default=None, help="seconds, or auto (from the primer's note lengths)")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    model, config = load_model(args.model)
-    codec = CodecConfig.from_dict(config["codec"])
+    model, card = load_model(args.model)
+    codec = card.codec
     density = args.density if args.density in (None, "auto") else float(args.density)
     hold = args.max_hold if args.max_hold in (None, "auto") else float(args.max_hold)
     controls = Controls(scale=args.scale, density=density, max_hold=hold)
@@ -52,7 +51,7 @@ def main() -> None:
     pieces = []
     for i, path in enumerate(seed_paths()):
         primer = read_midi(path)
-        [piece] = generate(model, primer, seconds=seconds, seed=i, controls=controls, codec=codec)
+        [piece] = [c.notes for c in continue_piece(model, primer, seconds=seconds, seed=i, controls=controls, codec=codec)]
         notes, start = continuation(piece, primer)
         first = sum(1 for n in notes if n.start < start + 60)
         last = sum(1 for n in notes if n.start >= start + seconds - 60)
@@ -65,7 +64,8 @@ def main() -> None:
     broken = []
     for k in range(args.short):
         primer = read_midi(seeds[k % len(seeds)])
-        [piece] = generate(model, primer, length=2048, seed=100 + k, controls=controls, codec=codec)
+        [piece] = [c.notes for c in continue_piece(model, primer, length=2048, seed=100 + k, controls=controls,
+                                                    codec=codec)]
         notes, start = continuation(piece, primer)
         end = max([n.end for n in notes], default=start + 1)
         problems = metrics.degenerate(notes, start, end)

@@ -94,12 +94,12 @@ def judge(model_path, pieces: dict, takes: int = 2, seed: int = 0, controls=None
     from ambient.evaluate import EvalConfig, evaluate
     from ambient.pipeline import model_dir
 
-    model, config = load_model(model_dir(model_path) or DEFAULT_MODEL_DIR)
+    model, card = load_model(model_dir(model_path) or DEFAULT_MODEL_DIR)
     model.to(device)
     cfg = EvalConfig(pieces=len(pieces), takes=takes, seed=seed)
     if controls is not None:
         cfg.controls = controls
-    return evaluate(model, {**config, "path": str(model_path or "bundled")}, pieces, cfg)
+    return evaluate(model, card.labelled(str(model_path or "bundled")), pieces, cfg)
 
 
 def figures(report: dict) -> dict:

@@ -13,12 +13,13 @@ VOCAB = vocab_size()
 
 
 def test_save_then_load_gives_the_same_logits(tiny_model_dir):
-    model, config = load_model(tiny_model_dir)
+    model, card = load_model(tiny_model_dir)
     torch.manual_seed(0)
     original = MusicTransformer(tiny_config()).eval()
     idx = torch.randint(3, VOCAB, (1, 20))
     assert torch.equal(model(idx)[0], original(idx)[0])
-    assert config["codec"]["name"] == "performance" and config["codec"]["version"] == 1
+    assert (card.codec.name, card.codec.version) == ("performance", 1) and card.model == model.config
+    assert card.path == str(tiny_model_dir) and "model" not in card.info
 
 
 def test_damaged_weights_are_named(tiny_model_dir):
@@ -60,8 +61,8 @@ def test_saving_replaces_a_model_directory_whole(tiny_model_dir):
 
 
 def test_the_bundled_model_loads_and_records_its_training():
-    model, config = load_model()
+    model, card = load_model()
     assert DEFAULT_MODEL_DIR.joinpath("model.safetensors").stat().st_size <= 30 * 2**20
-    assert config["metrics"]["validation_loss_nats_per_token"] < 3.0
-    assert config["command"].startswith("ambient train")
+    assert card.info["metrics"]["validation_loss_nats_per_token"] < 3.0 and card.path == "bundled"
+    assert card.info["command"].startswith("ambient train")
     assert model.config.positions == "relative"

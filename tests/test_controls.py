@@ -12,7 +12,7 @@ from ambient.errors import ParameterError
 from ambient.evaluate import metrics
 from ambient.model import MusicTransformer
 from ambient.notes import Note
-from ambient.sampling import continue_tokens, generate, primer_tokens, release_sounding, window
+from ambient.sampling import continue_piece, continue_tokens, primer_tokens, release_sounding, window
 from tests.conftest import tiny_config
 
 
@@ -28,7 +28,7 @@ def primer(pitches=(62, 64, 65, 67, 69, 71, 72, 74), seconds: float = 8.0) -> li
 
 def continuation(model, controls: Controls, seconds: float = 30.0, seed: int = 0) -> list[Note]:
     start = primer()
-    [piece] = generate(model, start, seconds=seconds, seed=seed, controls=controls)
+    [piece] = [c.notes for c in continue_piece(model, start, seconds=seconds, seed=seed, controls=controls)]
     end = max(n.end for n in start)
     return [n for n in piece if n.start >= end - 1e-9]
 

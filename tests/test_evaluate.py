@@ -136,10 +136,10 @@ def test_takes_continue_each_primer_several_times_and_every_summary_counts_them(
     from ambient.checkpoint import load_model
     from ambient.evaluate import EvalConfig, evaluate, read_pieces
 
-    model, config = load_model(tiny_model_dir)
+    model, card = load_model(tiny_model_dir)
     pieces = read_pieces(held_out)
-    one = evaluate(model, config, pieces, EvalConfig(pieces=3, primer_seconds=10, seconds=20, seed=5))
-    three = evaluate(model, config, pieces, EvalConfig(pieces=3, primer_seconds=10, seconds=20, seed=5, takes=3))
+    one = evaluate(model, card, pieces, EvalConfig(pieces=3, primer_seconds=10, seconds=20, seed=5))
+    three = evaluate(model, card, pieces, EvalConfig(pieces=3, primer_seconds=10, seconds=20, seed=5, takes=3))
     assert [len(r.get("more_takes", [])) for r in one["per_piece"]] == [0, 0, 0]
     assert [len(r["more_takes"]) for r in three["per_piece"]] == [2, 2, 2]
     made = three["summary"]["generated"]
@@ -148,10 +148,10 @@ def test_takes_continue_each_primer_several_times_and_every_summary_counts_them(
     assert made["notes"]["mean"] == pytest.approx(np.mean(every), abs=1e-4)
     assert made["notes"]["sem"] == pytest.approx(np.std(every, ddof=1) / 3, abs=1e-4)
     assert three["settings"]["takes"] == 3
-    again = evaluate(model, config, pieces, EvalConfig(pieces=3, primer_seconds=10, seconds=20, seed=5, takes=3))
+    again = evaluate(model, card, pieces, EvalConfig(pieces=3, primer_seconds=10, seconds=20, seed=5, takes=3))
     assert again["per_piece"] == three["per_piece"]
     with pytest.raises(AmbientError, match="takes must be at least 1, got 0"):
-        evaluate(model, config, pieces, EvalConfig(pieces=3, primer_seconds=10, seconds=20, takes=0))
+        evaluate(model, card, pieces, EvalConfig(pieces=3, primer_seconds=10, seconds=20, takes=0))
 
 
 def test_summaries_carry_the_standard_error_of_their_mean():

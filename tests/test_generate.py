@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from ambient.codec import END, PAD, START, TIME_SHIFT, decode, encode, normalize, vocab_size
 from ambient.errors import AmbientError, ParameterError
-from ambient.sampling import Sampling, continue_tokens, filter_logits, generate, primer_tokens
+from ambient.sampling import Sampling, continue_piece, continue_tokens, filter_logits, primer_tokens
 from ambient.model import MusicTransformer
 from ambient.notes import Note, piece_end
 from tests.conftest import random_piece, tiny_config
@@ -81,7 +81,7 @@ def test_seconds_moves_each_variation_forward_that_far(model):
 
 def test_primer_is_kept_at_the_start(model):
     primer = random_piece(np.random.default_rng(3), notes=12, seconds=8)
-    piece = generate(model, primer, length=200, seed=0)[0]
+    piece = continue_piece(model, primer, length=200, seed=0)[0].notes
     normal = normalize(primer)
     head = [n for n in piece if n.start < piece_end(normal) - 0.5]
     assert [(n.start, n.pitch) for n in normal] == [(n.start, n.pitch) for n in piece][:len(normal)]
@@ -109,12 +109,13 @@ def test_every_continuation_decodes(model):
 
 
 def test_the_documented_python_api(tmp_path):
-    from ambient import generate as make, load_model, read_midi, write_midi
+    from ambient import continue_piece, load_model, read_midi, write_midi
     from ambient.render import render
     from ambient.seeds import resolve_primer
 
-    model, config = load_model()
-    pieces = make(model, read_midi(resolve_primer("4")), seconds=5, seed=2)
-    write_midi(tmp_path / "api.mid", pieces[0])
-    report = render(pieces[0], tmp_path / "api.wav", "voyager")
+    model, card = load_model()
+    [take] = continue_piece(model, read_midi(resolve_primer("4")), seconds=5, seed=2, codec=card.codec)
+    write_midi(tmp_path / "api.mid", take.notes)
+    report = render(take.notes, tmp_path / "api.wav", "voyager")
     assert read_midi(tmp_path / "api.mid") and report.seconds > 5
+    assert take.new and min(n.start for n in take.new) >= take.primer_end - 1e-9

@@ -49,7 +49,7 @@ def test_every_exported_name_is_what_the_docs_say_and_nothing_shadows_it():
         value = getattr(ambient, name)
         assert not isinstance(value, types.ModuleType), name
         assert value.__name__ == name
-    assert callable(ambient.generate) and ambient.generate.__module__ == "ambient.sampling"
+    assert callable(ambient.continue_piece) and ambient.continue_piece.__module__ == "ambient.sampling"
     assert isinstance(importlib.import_module("ambient.render"), types.ModuleType)
     from ambient.render import render
     assert callable(render) and render.__module__ == "ambient.render.engine"

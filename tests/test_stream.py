@@ -17,7 +17,8 @@ from ambient.render.engine import Chain
 from ambient.render.presets import preset
 from ambient.render.synth import SynthVoices
 from ambient.render.sinks import FileSink
-from ambient.stream import HELD, Composer, Level, Performer, Segment, stream
+from ambient.render.engine import Level
+from ambient.stream import HELD, Composer, Performer, Segment, stream
 from tests.conftest import tiny_config
 
 RATE = 44100

@@ -3,7 +3,7 @@
 The public API, one import for each job (each name is loaded on first use, so
 `import ambient` costs nothing until a name is touched, and never imports torch):
 
-    from ambient import load_model, generate, read_midi, write_midi, encode, decode
+    from ambient import load_model, continue_piece, read_midi, write_midi, encode, decode
     from ambient.render import render          # MIDI notes to an audio file
     from ambient.transcribe import transcribe_file
     from ambient.pipeline import Workspace, run
@@ -29,7 +29,7 @@ _EXPORTS = {
     "write_midi": "ambient.midi",
     "load_model": "ambient.checkpoint",
     "save_model_dir": "ambient.checkpoint",
-    "generate": "ambient.sampling",
+    "continue_piece": "ambient.sampling",
     "continue_tokens": "ambient.sampling",
 }
 

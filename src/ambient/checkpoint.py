@@ -8,6 +8,7 @@ clear error naming the file.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from safetensors import SafetensorError
@@ -39,7 +40,20 @@ def save_model_dir(directory: str | Path, model: MusicTransformer, codec: CodecC
     return directory
 
 
-def read_config(directory: str | Path) -> dict:
+@dataclass(frozen=True)
+class ModelCard:
+    """A model directory's config.json, read and checked: the model's shape, its codec, and what
+    training wrote beside them (data, settings, metrics)."""
+    model: ModelConfig
+    codec: CodecConfig
+    info: dict = field(default_factory=dict)
+    path: str = "bundled"             # where it came from, as a report names it
+
+    def labelled(self, path: str) -> "ModelCard":
+        return replace(self, path=path)
+
+
+def read_config(directory: str | Path) -> ModelCard:
     recover_dir(directory)  # a save killed between its two renames
     path = Path(directory) / CONFIG
     if not Path(directory).is_dir():
@@ -48,22 +62,23 @@ def read_config(directory: str | Path) -> dict:
         raise AmbientError(f"{path}: missing (a model directory holds {CONFIG} and {WEIGHTS})")
     try:
         config = json.loads(path.read_text())
-        ModelConfig.from_dict(config["model"])
+        model = ModelConfig.from_dict(config["model"])
         codec = CodecConfig.from_dict(config["codec"])
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
         raise AmbientError(f"{path}: not a valid model config ({type(e).__name__}: {e})") from None
     if (codec.name, codec.version) != (DEFAULT_CODEC.name, DEFAULT_CODEC.version):
         raise AmbientError(f"{path}: written for codec {codec.name} v{codec.version}; "
                            f"this version reads {DEFAULT_CODEC.name} v{DEFAULT_CODEC.version}")
-    return config
+    info = {k: v for k, v in config.items() if k not in ("model", "codec")}
+    label = "bundled" if Path(directory).resolve() == DEFAULT_MODEL_DIR.resolve() else str(directory)
+    return ModelCard(model, codec, info, label)
 
 
-def load_model(directory: str | Path | None = None, device: str = "cpu") -> tuple[MusicTransformer, dict]:
-    """The model in a directory (the bundled default when None) and its config.json."""
+def load_model(directory: str | Path | None = None, device: str = "cpu") -> tuple[MusicTransformer, ModelCard]:
+    """The model in a directory (the bundled default when None) and its card (config.json, typed)."""
     directory = Path(directory) if directory is not None else DEFAULT_MODEL_DIR
-    config = read_config(directory)
-    model_config = ModelConfig.from_dict(config["model"])
-    codec = CodecConfig.from_dict(config["codec"])
+    card = read_config(directory)
+    model_config, codec = card.model, card.codec
     if model_config.vocab_size != vocab_size(codec):
         raise AmbientError(f"{directory / CONFIG}: vocab_size {model_config.vocab_size} does not fit "
                            f"the codec's {vocab_size(codec)} tokens")
@@ -85,4 +100,4 @@ def load_model(directory: str | Path | None = None, device: str = "cpu") -> tupl
     if missing or unexpected:
         raise AmbientError(f"{weights_path}: does not match {CONFIG} "
                            f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
-    return model.to(device).eval(), config
+    return model.to(device).eval(), card

@@ -94,7 +94,7 @@ class Sampling:
 
 
 @dataclass(frozen=True)
-class Continuation:
+class GenerationConfig:
     """How much to generate and from what, beside the sampling itself."""
     default_seconds: float = 60.0  # when neither a length nor seconds is given
     variations: int = 1
@@ -136,6 +136,6 @@ def field_default(config: type, name: str):
     return f.default_factory() if f.default is MISSING else f.default
 
 
-CONTINUATION = Continuation()
+CONTINUATION = GenerationConfig()
 PIPELINE_RUN = RunConfig()
 RENDER = RenderConfig()

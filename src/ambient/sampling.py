@@ -10,10 +10,13 @@ min-p filtering, driven by one seeded generator so a seed reproduces a file bit 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
-from ambient.codec import DEFAULT_CODEC, END, NOTE_OFF, NOTE_ON, PAD, START, CodecConfig, decode, encode, restate
+from ambient.codec import (DEFAULT_CODEC, END, NOTE_OFF, NOTE_ON, PAD, START, CodecConfig, decode, encode,
+                          normalize, restate)
 from ambient.config import CONTINUATION, Sampling
 from ambient.controls import Constraint, Controls, PlayState
 from ambient.errors import ParameterError
@@ -97,11 +100,14 @@ def continue_tokens(model: MusicTransformer, primer: np.ndarray, *, length: int 
                     seconds: float | None = None, sampling: Sampling = Sampling(),
                     variations: int = CONTINUATION.variations, seed: int = CONTINUATION.seed,
                     controls: Controls | None = None, codec: CodecConfig = DEFAULT_CODEC,
-                    on_step=None) -> list[np.ndarray]:
-    """New tokens after the primer, one array per variation.
+                    primer_notes: list[Note] | None = None, on_step=None) -> list[np.ndarray]:
+    """New tokens after the primer, one array per variation: the engine beneath `continue_piece`,
+    for callers that hold tokens already (the stream's running window).
 
-    Stops after `length` tokens, or once every variation has moved `seconds` forward.
-    `controls` constrain every step (see `ambient.controls`).
+    Stops after `length` tokens, or once every variation has moved `seconds` forward;
+    `on_step(tokens, done)` hears each step, `done` the share of that finished (0-1).
+    `controls` constrain every step (see `ambient.controls`), made concrete for `primer_notes`,
+    the notes the primer stands for as the codec writes them (decoded from it when not given).
     """
     sampling.check()
     if (length is None) == (seconds is None):
@@ -128,7 +134,8 @@ def continue_tokens(model: MusicTransformer, primer: np.ndarray, *, length: int 
         state.mark()
     constraint = None
     if controls is not None and controls.active:
-        constraint = Constraint(controls, decode(primer, codec), vocab, codec)
+        constraint = Constraint(controls, primer_notes if primer_notes is not None else decode(primer, codec),
+                                vocab, codec)
     banned = torch.zeros(vocab, dtype=torch.bool, device=device)
     banned[[PAD, START, END]] = True  # a continuation neither restarts nor ends the piece
     static = None if constraint is None else torch.as_tensor(constraint.static, device=device)
@@ -159,7 +166,8 @@ def continue_tokens(model: MusicTransformer, primer: np.ndarray, *, length: int 
             if target_steps is not None and finished_at[b] < 0 and states[b].now - primer_end >= target_steps:
                 finished_at[b] = step + 1
         if on_step:
-            on_step(step + 1)
+            moved = min(st.now for st in states) - primer_end
+            on_step(step + 1, (step + 1) / budget if target_steps is None else min(1.0, moved / target_steps))
         if target_steps is not None and all(f >= 0 for f in finished_at):
             break
         if step + 1 == budget:
@@ -173,9 +181,27 @@ def continue_tokens(model: MusicTransformer, primer: np.ndarray, *, length: int 
     return [row[:end] for row, end in zip(tokens, ends)]
 
 
-def generate(model: MusicTransformer, primer: list[Note], *, primer_seconds: float | None = None,
-             program: int = 0, codec: CodecConfig = DEFAULT_CODEC, **kwargs) -> list[list[Note]]:
-    """Primer followed by its continuation, as notes, for each variation."""
-    start, _ = primer_tokens(primer, primer_seconds, codec)
-    continuations = continue_tokens(model, start, codec=codec, **kwargs)
-    return [decode(np.concatenate([start, c]), codec, program=program) for c in continuations]
+@dataclass(frozen=True)
+class Continuation:
+    """One variation: the primer as the model read it (its last `primer_seconds`, from 0) and what
+    the model played after it, decoded together (`notes`), so a note the primer struck and the
+    model held on is one note."""
+    notes: list[Note]
+    primer: list[Note]
+    primer_end: float                 # seconds: where the primer stops and the continuation begins
+
+    @property
+    def new(self) -> list[Note]:
+        """The notes the model began (at or after `primer_end`)."""
+        return [n for n in self.notes if n.start >= self.primer_end - 1e-9]
+
+
+def continue_piece(model: MusicTransformer, primer: list[Note], *, primer_seconds: float | None = None,
+                   program: int = 0, codec: CodecConfig = DEFAULT_CODEC, **kwargs) -> list[Continuation]:
+    """Continue a primer: the front door the CLI, the studio and eval use. `kwargs` are
+    `continue_tokens`'s: `length` or `seconds`, `sampling`, `variations`, `seed`, `controls`, `on_step`."""
+    tokens, window = primer_tokens(primer, primer_seconds, codec)
+    continuations = continue_tokens(model, tokens, codec=codec, primer_notes=normalize(window, codec), **kwargs)
+    end = piece_end(window)
+    return [Continuation(decode(np.concatenate([tokens, c]), codec, program=program), window, end)
+            for c in continuations]

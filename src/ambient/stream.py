@@ -176,7 +176,7 @@ class Performer:
 
     def __init__(self, instrument: str = RENDER.instrument, rate: int = RENDER.rate, seed: int = RENDER.seed,
                  target_lufs: float = RENDER.target_lufs, peak_dbfs: float = RENDER.peak_dbfs):
-        from ambient.render.engine import Chain
+        from ambient.render.engine import Chain, Level
         from ambient.render.presets import preset
 
         self.preset = preset(instrument)
@@ -222,45 +222,18 @@ class Performer:
         return self.level.apply(wet)
 
 
-class Level:
-    """Loudness held near a target without seeing the future: a short-term K-weighted meter
-    (3 s) steers a gain that moves at most `SLEW_DB` per second; quiet passages below
-    -50 LUFS keep the gain they had (no pumping up the room's tail); a soft ceiling holds
-    every sample under the peak."""
-
-    SLEW_DB = 1.0
-
-    def __init__(self, rate: int, target_lufs: float, peak_dbfs: float):
-        from ambient.loudness import LoudnessMeter
-
-        self.rate, self.target = rate, target_lufs
-        self.ceiling = 10 ** (peak_dbfs / 20)
-        self.meter = LoudnessMeter(rate)
-        self.recent: deque[float] = deque(maxlen=30)     # 100 ms energies: the last 3 s
-        self.gain_db: float | None = None
-
-    def apply(self, block: np.ndarray) -> np.ndarray:
-        from ambient.render.engine import soft_ceiling
-
-        if not block.shape[1]:
-            return block
-        before = len(self.meter.energies)
-        self.meter.feed(block)
-        self.recent.extend(self.meter.energies[before:])
-        del self.meter.energies[:]                         # the meter's history would grow for ever
-        energy = float(np.mean(self.recent)) if self.recent else 0.0
-        loudness = -0.691 + 10 * math.log10(energy) if energy > 0 else -math.inf
-        seconds = block.shape[1] / self.rate
-        if loudness > -50:
-            wanted = self.target - loudness
-            if self.gain_db is None:
-                self.gain_db = wanted
-            step = max(-self.SLEW_DB * seconds, min(self.SLEW_DB * seconds, wanted - self.gain_db))
-            start, self.gain_db = self.gain_db, self.gain_db + step
-        else:
-            start = self.gain_db = self.gain_db if self.gain_db is not None else 0.0
-        ramp = np.linspace(10 ** (start / 20), 10 ** (self.gain_db / 20), block.shape[1], dtype=np.float32)
-        return soft_ceiling(block * ramp, self.ceiling).astype(np.float32)
+def open_stream(net, card, seed_notes: list[Note], *, instrument: str = RENDER.instrument, seed: int = 0,
+                sampling: Sampling = Sampling(), controls: Controls | None = None,
+                journey_minutes: float | None = None, segment_seconds: float = SEGMENT_SECONDS,
+                rate: int | None = None, audio: bool = True) -> tuple[Composer, Performer | None]:
+    """A stream's composer and, when its audio is wanted, its performer (at the sound card's `rate`
+    when it plays there): the one way `ambient stream`, the studio's Play forever and its live desk
+    begin one. `card` is the model's `checkpoint.ModelCard`; controls that do nothing are left out."""
+    composer = Composer(net, seed_notes, codec=card.codec, sampling=sampling, seed=seed,
+                        controls=controls if controls is not None and controls.active else None,
+                        journey_minutes=journey_minutes, segment_seconds=segment_seconds)
+    performer = Performer(instrument, seed=seed, **({"rate": rate} if rate else {})) if audio else None
+    return composer, performer
 
 
 @dataclass

@@ -217,7 +217,7 @@ def train(data_dir: str | Path, out_dir: str | Path, model_config: ModelConfig |
     if init_from is not None and not resume:
         from ambient.checkpoint import load_model
 
-        base, base_config = load_model(None if str(init_from) == "default" else init_from)
+        base, _ = load_model(None if str(init_from) == "default" else init_from)
         if not same_weights_shape(base.config, model.config):
             raise AmbientError(f"{init_from}: cannot fine-tune from a model of another shape "
                                f"({base.config.to_dict()} against {model.config.to_dict()})")
@@ -327,7 +327,7 @@ def starting_point(pieces: int, model_config: ModelConfig, start_from: str = "au
         return None, f"training from scratch on {pieces} pieces"
     from ambient.checkpoint import DEFAULT_MODEL_DIR, read_config
 
-    bundled = ModelConfig.from_dict(read_config(DEFAULT_MODEL_DIR)["model"])
+    bundled = read_config(DEFAULT_MODEL_DIR).model
     if not same_weights_shape(bundled, model_config):
         if start_from == "bundled":
             raise AmbientError("start_from bundled: the model's shape differs from the bundled model's "
@@ -344,7 +344,7 @@ def fine_tune_shape(base: str | Path | None, asked: ModelConfig, chosen: set[str
     no-op). Any other field chosen unlike the base's is an error naming it."""
     from ambient.checkpoint import DEFAULT_MODEL_DIR, read_config
 
-    shape = ModelConfig.from_dict(read_config(base if base is not None else DEFAULT_MODEL_DIR).get("model", {}))
+    shape = read_config(base if base is not None else DEFAULT_MODEL_DIR).model
     for name in sorted(chosen - {"context", "dropout", "sounding_input"}):
         if getattr(asked, name) != getattr(shape, name):
             raise ParameterError(name, f"{getattr(asked, name)}: a fine-tuned model keeps the shape of the one it "

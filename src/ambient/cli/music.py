@@ -59,12 +59,11 @@ def generate(
     import torch
 
     from ambient.checkpoint import load_model
-    from ambient.codec import CodecConfig
     from ambient.errors import ParameterError
     from ambient.midi import read_midi, write_midi
     from ambient.notes import piece_end
     from ambient.pipeline import model_dir
-    from ambient.sampling import generate as continue_piece
+    from ambient.sampling import continue_piece
     from ambient.seeds import resolve_primer
 
     torch.set_num_threads(threads)
@@ -88,14 +87,14 @@ def generate(
                          log_events=log_events, program=program)   # a missing port fails before any work
     from ambient.device import resolve
 
-    net, config = load_model(model_dir(model), device=resolve(device))
-    codec = CodecConfig.from_dict(config["codec"])
+    net, card = load_model(model_dir(model), device=resolve(device))
     with progress() as bar:
-        task = bar.add_task("generating", total=length)
-        pieces = continue_piece(net, notes, primer_seconds=primer_seconds, length=length, seconds=seconds,
-                                sampling=sampling, variations=variations, seed=seed, program=program, codec=codec,
-                                controls=controls,
-                                on_step=lambda n: bar.update(task, completed=n))
+        total = length if length is not None else seconds          # the bar counts tokens, or seconds of music
+        task = bar.add_task("generating " + ("tokens" if length is not None else "seconds"), total=total)
+        made = continue_piece(net, notes, primer_seconds=primer_seconds, length=length, seconds=seconds,
+                              sampling=sampling, variations=variations, seed=seed, program=program,
+                              codec=card.codec, controls=controls, on_step=lambda n, done: bar.update(task, completed=done * total))
+    pieces = [c.notes for c in made]
     for i, piece in enumerate(pieces, 1):
         path = output if variations == 1 else output.with_name(f"{output.stem}-{i}{output.suffix}")
         write_midi(path, piece, text=f"ambient: primer {primer_path.name}, seed {seed}")

@@ -67,7 +67,6 @@ def stream(
     import torch
 
     from ambient.checkpoint import load_model
-    from ambient.codec import CodecConfig
     from ambient.controls import controls_from
     from ambient.errors import AmbientError
     from ambient.midi import read_midi, write_midi
@@ -75,7 +74,7 @@ def stream(
     from ambient.seeds import resolve_primer
     from ambient.live.session import LIVE_SEGMENT
     from ambient.render.sinks import open_sink
-    from ambient.stream import SEGMENT_SECONDS, Composer, Performer, check_minutes, stream as play
+    from ambient.stream import SEGMENT_SECONDS, check_minutes, open_stream, stream as play
 
     torch.set_num_threads(threads)
     sampling = Sampling(temperature, SAMPLING.top_k, top_p, SAMPLING.min_p)
@@ -95,17 +94,19 @@ def stream(
         from ambient.live.outputs import sound_card
 
         card, rate = sound_card(sound_device)
-    performer = Performer(instrument, seed=seed, **({"rate": rate} if rate else {}))
     from ambient.device import resolve
+    from ambient.render.presets import preset
 
-    net, config = load_model(model_dir(model), device=resolve(device))
-    composer = Composer(net, read_midi(resolve_primer(primer)), codec=CodecConfig.from_dict(config["codec"]),
-                        sampling=sampling, controls=controls if controls.active else None, seed=seed,
-                        journey_minutes=journey, segment_seconds=LIVE_SEGMENT if live else SEGMENT_SECONDS)
+    preset(instrument)                   # an unknown instrument fails before the model loads
+    net, model_card = load_model(model_dir(model), device=resolve(device))
+    composer, performer = open_stream(net, model_card, read_midi(resolve_primer(primer)), instrument=instrument,
+                                      seed=seed, sampling=sampling, controls=controls, journey_minutes=journey,
+                                      segment_seconds=LIVE_SEGMENT if live else SEGMENT_SECONDS, rate=rate,
+                                      audio=not live or play_sound or output is not None)
     if live:
         from ambient.cli.live import stream_live
 
-        return stream_live(composer, performer if play_sound or output else None, output=output,
+        return stream_live(composer, performer, output=output,
                            play=play_sound, sound_device=card, minutes=minutes, control=control,
                            save_midi=save_midi, primer=primer, seed=seed,
                            listen=dict(port=midi_in, pause=phrase_pause, cc=phrase_cc, api=midi_api),

@@ -42,9 +42,9 @@ def evaluate_model(model_dir: str | Path | None, pieces: dict[str, list], cfg: E
     reported through `warn`. (A workspace's model and held-out pieces: `ambient.pipeline.evaluation_set`.)"""
     from ambient.checkpoint import DEFAULT_MODEL_DIR, load_model
 
-    model, config = load_model(model_dir or DEFAULT_MODEL_DIR, device=device)
-    config = {**config, "path": label or (str(model_dir) if model_dir is not None else "bundled")}
-    report = evaluate(model, config, pieces, cfg or EvalConfig(), corpus, on_piece)
+    model, card = load_model(model_dir or DEFAULT_MODEL_DIR, device=device)
+    card = card.labelled(label or (str(model_dir) if model_dir is not None else "bundled"))
+    report = evaluate(model, card, pieces, cfg or EvalConfig(), corpus, on_piece)
     for name, why in report["skipped"].items():
         warn(f"skipped {name}: {why}")
     return report

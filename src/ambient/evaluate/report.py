@@ -78,14 +78,14 @@ def measure(primer: list[Note], continuation: list[Note], seconds: float, corpus
     return row
 
 
-def evaluate(model, model_config: dict, pieces: dict[str, list[Note]], cfg: EvalConfig,
+def evaluate(model, card, pieces: dict[str, list[Note]], cfg: EvalConfig,
              corpus: list[list[Note]] | None = None, on_piece=None) -> dict:
-    """The whole report as a dict (see the module doc). `pieces`: name -> notes."""
-    from ambient.codec import CodecConfig
+    """The whole report as a dict (see the module doc). `card`: the model's `checkpoint.ModelCard`;
+    `pieces`: name -> notes."""
     from ambient.evaluate.likelihood import held_out_nll
-    from ambient.sampling import generate
+    from ambient.sampling import continue_piece
 
-    codec = CodecConfig.from_dict(model_config["codec"])
+    codec = card.codec
     span = cfg.primer_seconds + cfg.seconds
     # a piece that opens in silence is primed from its first note (a real record whose first
     # note comes 33 s in had an empty primer); one too short for primer and continuation is left out
@@ -102,10 +102,10 @@ def evaluate(model, model_config: dict, pieces: dict[str, list[Note]], cfg: Eval
         notes = usable[name]
         primer = window(notes, 0.0, cfg.primer_seconds)
         real = window(notes, cfg.primer_seconds, span)
-        made = generate(model, primer, seconds=cfg.seconds, sampling=cfg.sampling, seed=cfg.seed + i,
-                        controls=cfg.controls, codec=codec, variations=cfg.takes)
+        made = continue_piece(model, primer, seconds=cfg.seconds, sampling=cfg.sampling, seed=cfg.seed + i,
+                              controls=cfg.controls, codec=codec, variations=cfg.takes)
         primer_end = max(n.end for n in primer)
-        generated = [window(m, primer_end, primer_end + cfg.seconds) for m in made]
+        generated = [window(m.notes, primer_end, primer_end + cfg.seconds) for m in made]
         measured = [measure(primer, g, cfg.seconds, corpus) for g in generated]
         row = {"piece": name, "real": measure(primer, real, cfg.seconds), "generated": measured[0]}
         if cfg.takes > 1:
@@ -117,7 +117,7 @@ def evaluate(model, model_config: dict, pieces: dict[str, list[Note]], cfg: Eval
             on_piece(i + 1, len(chosen))
     nll = held_out_nll(model, [usable[name] for name in chosen], codec)
     return {
-        "model": model_config.get("path"), "settings": _settings(cfg), "pieces": len(rows),
+        "model": card.path, "settings": _settings(cfg), "pieces": len(rows),
         "held_out_nll": nll,
         "summary": {"real": _summary([r["real"] for r in rows]),
                     "generated": _summary([t for r in rows for t in takes(r)])},

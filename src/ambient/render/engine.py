@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import tempfile
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -159,3 +160,40 @@ def _finish(source: Path, target: Path, gain: float, rate: int, peak_dbfs: float
             meter.feed(block)
             out.write(block.T)
     return meter
+
+
+class Level:
+    """Loudness held near a target without seeing the future: a short-term K-weighted meter
+    (3 s) steers a gain that moves at most `SLEW_DB` per second; quiet passages below
+    -50 LUFS keep the gain they had (no pumping up the room's tail); a soft ceiling holds
+    every sample under the peak."""
+
+    SLEW_DB = 1.0
+
+    def __init__(self, rate: int, target_lufs: float, peak_dbfs: float):
+        self.rate, self.target = rate, target_lufs
+        self.ceiling = 10 ** (peak_dbfs / 20)
+        self.meter = LoudnessMeter(rate)
+        self.recent: deque[float] = deque(maxlen=30)     # 100 ms energies: the last 3 s
+        self.gain_db: float | None = None
+
+    def apply(self, block: np.ndarray) -> np.ndarray:
+        if not block.shape[1]:
+            return block
+        before = len(self.meter.energies)
+        self.meter.feed(block)
+        self.recent.extend(self.meter.energies[before:])
+        del self.meter.energies[:]                         # the meter's history would grow for ever
+        energy = float(np.mean(self.recent)) if self.recent else 0.0
+        loudness = -0.691 + 10 * math.log10(energy) if energy > 0 else -math.inf
+        seconds = block.shape[1] / self.rate
+        if loudness > -50:
+            wanted = self.target - loudness
+            if self.gain_db is None:
+                self.gain_db = wanted
+            step = max(-self.SLEW_DB * seconds, min(self.SLEW_DB * seconds, wanted - self.gain_db))
+            start, self.gain_db = self.gain_db, self.gain_db + step
+        else:
+            start = self.gain_db = self.gain_db if self.gain_db is not None else 0.0
+        ramp = np.linspace(10 ** (start / 20), 10 ** (self.gain_db / 20), block.shape[1], dtype=np.float32)
+        return soft_ceiling(block * ramp, self.ceiling).astype(np.float32)

@@ -245,11 +245,11 @@ def create_app(workspace: str | Path, models: list[Path] = (), max_upload: int =
         if not listeners.acquire(blocking=False):
             raise Refused(429, f"{MAX_LISTENERS} streams are playing already; stop one first")
         try:
-            net, config = await asyncio.to_thread(choices.load, model)
+            net, card = await asyncio.to_thread(choices.load, model)
         except BaseException:
             listeners.release()
             raise
-        blocks, stop = forever(net, config, notes, instrument, seed, controls)
+        blocks, stop = forever(net, card, notes, instrument, seed, controls)
 
         async def audio():
             try:

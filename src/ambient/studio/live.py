@@ -75,15 +75,14 @@ class Desk:
         return {"playing": self.playing, "to": self.where if self.playing else [], "ports": ports,
                 "sound_card": sound, "midi": why, "ended": None if self.playing else self.ended}
 
-    def start(self, wish: Live, net, config: dict, notes: list) -> dict:
-        from ambient.codec import CodecConfig
+    def start(self, wish: Live, net, card, notes: list) -> dict:
         from ambient.controls import controls_from
         from ambient.live.control import Knobs
         from ambient.live.outputs import MidiOutput, SoundOutput, sound_card
         from ambient.live.player import Player
         from ambient.live.session import LIVE_SEGMENT, play_live
         from ambient.render.presets import preset
-        from ambient.stream import Composer, Performer
+        from ambient.stream import open_stream
 
         if wish.midi_out is None and not wish.play:
             raise AmbientError("say where it plays: a MIDI port (midi_out) or this computer (play)")
@@ -92,20 +91,20 @@ class Desk:
         with self.lock:
             if self.playing:
                 raise Conflict("a live stream is playing already; stop it first")
-            outputs, audio, performer = [], [], None
+            outputs, audio, rate = [], [], None
             try:
                 if wish.midi_out is not None:
                     outputs.append(MidiOutput(wish.midi_out))
                 if wish.play:
                     device, rate = sound_card(None)
-                    performer = Performer(wish.instrument, seed=wish.seed, rate=rate)
                     audio.append(SoundOutput(rate, device=device))
             except BaseException:
                 for output in outputs:
                     output.close()
                 raise
-            composer = Composer(net, notes, codec=CodecConfig.from_dict(config["codec"]), seed=wish.seed,
-                                controls=controls if controls.active else None, segment_seconds=LIVE_SEGMENT)
+            composer, performer = open_stream(net, card, notes, instrument=wish.instrument, seed=wish.seed,
+                                              controls=controls, segment_seconds=LIVE_SEGMENT, rate=rate,
+                                              audio=wish.play)
             player = Player(outputs)
             self.stop = stop = threading.Event()
             self.player, self.knobs = player, Knobs(composer, performer=performer, outputs=outputs)
@@ -145,7 +144,7 @@ class Conflict(AmbientError):
 
 
 def add_routes(app, desk: Desk, load, primer_notes, checked) -> None:
-    """The desk's endpoints on the studio's app: `load(model)` gives (net, config), `primer_notes(name)`
+    """The desk's endpoints on the studio's app: `load(model)` gives (net, card), `primer_notes(name)`
     the primer's notes, and `checked` turns a layer's refusal of a field into a 400."""
     @app.exception_handler(Conflict)
     async def _conflict(request: Request, e: Conflict):
@@ -159,8 +158,8 @@ def add_routes(app, desk: Desk, load, primer_notes, checked) -> None:
     async def live_start(request: Request):
         wish = parse(Live, await request.body())
         notes = checked(primer_notes, wish.primer)
-        net, config = await asyncio.to_thread(checked, load, wish.model)
-        return await asyncio.to_thread(desk.start, wish, net, config, notes)
+        net, card = await asyncio.to_thread(checked, load, wish.model)
+        return await asyncio.to_thread(desk.start, wish, net, card, notes)
 
     @app.post("/api/live/knobs")
     async def live_knob(request: Request):

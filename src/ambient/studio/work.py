@@ -110,12 +110,10 @@ def primer_notes(studio: Studio, primer: str) -> tuple[list[Note], str, str | No
 
 def make_takes(studio: Studio, models: Models, request: MakeRequest, job: Job) -> dict:
     """Generate the request's variations, keep each as a take, render each with its instrument."""
-    import numpy as np
     import torch
 
-    from ambient.codec import CodecConfig, decode
     from ambient.controls import controls_from
-    from ambient.sampling import continue_tokens, primer_tokens
+    from ambient.sampling import continue_piece
 
     torch.set_num_threads(CONTINUATION.threads)
     controls = controls_from(scale=request.scale, pitch_range=request.pitch_range, density=request.density,
@@ -124,24 +122,19 @@ def make_takes(studio: Studio, models: Models, request: MakeRequest, job: Job) -
     if not notes:
         raise AmbientError(f"{label}: the primer has no notes")
     job.progress(0.01, "loading the model")
-    net, config = models.load(request.model)
-    codec = CodecConfig.from_dict(config["codec"])
-    tokens, window = primer_tokens(notes, request.primer_seconds or None, codec)
-    window_end = piece_end(window)
-    expected = max(1.0, request.seconds * len(tokens) / max(window_end, 1.0))  # tokens, at the primer's pace
-    continuations = continue_tokens(
-        net, tokens, seconds=request.seconds, variations=request.variations, seed=request.seed,
-        sampling=Sampling(request.temperature, 0, request.top_p), controls=controls if controls.active else None,
-        codec=codec, on_step=lambda n: job.progress(0.8 * min(0.99, n / expected), f"generating: {n} tokens"))
+    net, card = models.load(request.model)
+    continuations = continue_piece(
+        net, notes, primer_seconds=request.primer_seconds or None, seconds=request.seconds,
+        variations=request.variations, seed=request.seed, sampling=Sampling(request.temperature, 0, request.top_p),
+        controls=controls if controls.active else None, codec=card.codec, program=CONTINUATION.program,
+        on_step=lambda n, done: job.progress(0.8 * min(0.99, done), f"generating: {n} tokens"))
     batch, made = new_id(), []
     settings = {k: v for k, v in vars(request).items() if k not in ("name", "extra")}
     for i, continuation in enumerate(continuations):
-        whole = decode(np.concatenate([tokens, continuation]), codec, program=CONTINUATION.program)
-        new = [n for n in whole if n.start >= window_end - 1e-9]
         # a continued take keeps all of itself; a seed or upload keeps the window the model read
-        before = notes if parent is not None else window
-        start = piece_end(before) if parent is not None else window_end
-        piece = before + shift(new, start - window_end)
+        before = notes if parent is not None else continuation.primer
+        start = piece_end(before) if parent is not None else continuation.primer_end
+        piece = before + shift(continuation.new, start - continuation.primer_end)
         # a name that says what it is: what it continues, through what, when (a person may rename it)
         made_at = time.strftime("%H:%M")
         origin = f"{studio.take(parent)['primer']} continued" if parent is not None else label
@@ -235,19 +228,16 @@ class _QueueSink:
             pass
 
 
-def forever(net, config: dict, notes: list[Note], instrument: str, seed: int, controls):
+def forever(net, card, notes: list[Note], instrument: str, seed: int, controls):
     """Start an endless stream in its own thread: (queue of WAV byte chunks, event that stops it)."""
     import queue
     import threading
 
-    from ambient.codec import CodecConfig
-    from ambient.stream import Composer, Performer, stream
+    from ambient.stream import open_stream, stream
 
     blocks: queue.Queue = queue.Queue(maxsize=8)
     stop = threading.Event()
-    performer = Performer(instrument, seed=seed)
-    composer = Composer(net, notes, codec=CodecConfig.from_dict(config["codec"]), seed=seed,
-                        controls=controls if controls.active else None)
+    composer, performer = open_stream(net, card, notes, instrument=instrument, seed=seed, controls=controls)
 
     def play():
         import torch
