@@ -12,7 +12,7 @@ import typer
 import ambient
 from ambient.cli import app
 from ambient.cli.output import flag_for
-from ambient.config import CONTINUATION, PIPELINE_RUN, RENDER, ModelConfig, Sampling, TrainConfig, field_default
+from ambient.config import CONTINUATION, PIPELINE_RUN, RENDER, STUDIO, ModelConfig, Sampling, TrainConfig, field_default
 from ambient.pipeline.stages import DEFAULT_PARAMS
 from ambient.transcribe.profiles import AutoCleanup
 
@@ -172,6 +172,7 @@ HOMES = {
     "pipeline init": [DEFAULT_PARAMS["train"]],
     "pipeline run": [PIPELINE_RUN],
     "pipeline watch": [{"interval": PIPELINE_RUN.watch_interval}],
+    "studio": [STUDIO, CONTINUATION],
 }
 
 
@@ -196,6 +197,24 @@ def test_every_cli_default_is_its_config_field():
             assert default == expected, f"ambient {command} --{name}: {default!r} but the config says {expected!r}"
             checked += 1
     assert checked >= 40
+
+
+def test_the_studio_forms_defaults_are_config_fields():
+    """What a press of Make asks for, unchanged, is what the configs (and `ambient generate`) say."""
+    from ambient.studio.schema import Make
+    from ambient.studio.work import MakeRequest
+
+    homes = [STUDIO, Sampling(), CONTINUATION, RENDER, {"primer": "seed:1", "model": "bundled"}]
+    checked = 0
+    for form in (MakeRequest(), Make()):
+        for name, value in vars(form).items():
+            if name in ("name", "extra", "pitch_range", "density", "max_polyphony"):
+                assert value in (None, {}), name             # unset: the model alone
+                continue
+            found, expected = _home_default(homes, name)
+            assert found and value == expected, f"studio {name}: {value!r} but the config says {expected!r}"
+            checked += 1
+    assert checked == 2 * 10
 
 
 def test_each_parameter_name_maps_to_one_flag():

@@ -324,7 +324,7 @@ def test_a_small_collection_fine_tunes_the_bundled_model_and_says_so(tmp_path, m
     import json
 
     from ambient.config import ModelConfig
-    from ambient.train import SMALL_COLLECTION, starting_point
+    from ambient.pipeline.stages import SMALL_COLLECTION, starting_point
 
     bundled_shape = {"steps": 2, "batch_size": 2, "context": 64, "val_every": 2}  # layers, width: the bundled one's
     ws = Workspace.init(tmp_path / "ws", {"train": bundled_shape})

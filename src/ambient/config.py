@@ -8,14 +8,20 @@ from these. The module imports no torch, so `ambient --help` can show them at on
 from __future__ import annotations
 
 from dataclasses import MISSING, asdict, dataclass, field, fields
+from types import SimpleNamespace
 
-from ambient.codec import vocab_size
 from ambient.errors import ParameterError
+
+
+def _codec_vocab_size() -> int:
+    from ambient.codec import vocab_size  # on first use: the codec brings numpy, which `--help` need not load
+
+    return vocab_size()
 
 
 @dataclass
 class ModelConfig:
-    vocab_size: int = field(default_factory=vocab_size)  # the codec's, never a literal
+    vocab_size: int = field(default_factory=_codec_vocab_size)  # the codec's, never a literal
     context: int = 1024              # tokens the model attends over: 20 s of a dense transcription
     n_layer: int = 4
     n_head: int = 8
@@ -130,6 +136,24 @@ class RunConfig:
     watch_interval: float = 5.0    # seconds between looks at a watched folder
 
 
+@dataclass(frozen=True)
+class StudioConfig:
+    """The studio: where it listens, how much it takes in, and the form's starting values."""
+    host: str = "127.0.0.1"        # loopback: only this computer reaches it (`--host` widens it)
+    port: int = 8765
+    max_upload_mb: int = 64        # a long WAV fits, a video or a disk image does not
+    listeners: int = 2             # endless streams at once; each takes about a fifteenth of a core
+    waiting: int = 8               # jobs queued behind the running ones; past this a request is refused
+    primer_seconds: float = 20.0   # the primer's last N seconds lead the model (0: all of it)
+    seconds: float = 30.0          # of new music a press of Make asks for
+
+
+def declared(config: type) -> SimpleNamespace:
+    """A config's declared plain defaults by name, without building one (building a ModelConfig
+    asks the codec for its vocabulary, which loads numpy: `ambient --help` need not)."""
+    return SimpleNamespace(**{f.name: f.default for f in fields(config) if f.default is not MISSING})
+
+
 def field_default(config: type, name: str):
     """A config field's declared default (before `__post_init__` fills in derived values)."""
     [f] = [f for f in fields(config) if f.name == name]
@@ -139,3 +163,4 @@ def field_default(config: type, name: str):
 CONTINUATION = GenerationConfig()
 PIPELINE_RUN = RunConfig()
 RENDER = RenderConfig()
+STUDIO = StudioConfig()

@@ -303,38 +303,18 @@ def train(data_dir: str | Path, out_dir: str | Path, model_config: ModelConfig |
         dist.barrier()  # before tearing down, or gloo may abort at exit
         dist.destroy_process_group()
     if rank == 0:
-        _record_final(out_dir, state)
+        record_history(out_dir, state)
     return {**summary, "best_validation_loss": state["best_val"], "steps": state["step"],
             "initial_validation_loss": state.get("initial_val"), "stopped_early": state.get("stopped_early")}
 
 
-SMALL_COLLECTION = 50  # pieces; below this a model learns more by fine-tuning the bundled one
-
-
-def starting_point(pieces: int, model_config: ModelConfig, start_from: str = "auto",
-                   previous: str | Path | None = None) -> tuple[str | None, str]:
-    """Where a pipeline model starts: (model to fine-tune or None for fresh weights, why).
-
-    `previous` (the workspace's last model, when it fine-tunes that) comes first; then
-    `start_from`: "bundled", "scratch", or "auto" (the bundled model for a collection of
-    fewer than SMALL_COLLECTION pieces, when the shapes allow it).
-    """
-    if previous is not None:
-        return str(previous), f"fine-tuning the workspace's last model {Path(previous).name}"
-    if start_from not in ("auto", "bundled", "scratch"):
-        raise ParameterError("start_from", f"must be auto, bundled or scratch, not {start_from!r}")
-    if start_from == "scratch" or (start_from == "auto" and pieces >= SMALL_COLLECTION):
-        return None, f"training from scratch on {pieces} pieces"
-    from ambient.checkpoint import DEFAULT_MODEL_DIR, read_config
-
-    bundled = read_config(DEFAULT_MODEL_DIR).model
-    if not same_weights_shape(bundled, model_config):
-        if start_from == "bundled":
-            raise AmbientError("start_from bundled: the model's shape differs from the bundled model's "
-                               f"(layers {bundled.n_layer}, d_model {bundled.d_model}, heads {bundled.n_head})")
-        return None, f"training from scratch on {pieces} pieces (the shape asked for is not the bundled model's)"
-    why = "asked" if start_from == "bundled" else f"{pieces} pieces is too few to learn music from scratch"
-    return "default", f"fine-tuning the bundled model ({why})"
+def model_shape(asked: ModelConfig, init_from: str | Path | None, chosen: set[str]) -> ModelConfig:
+    """The model a run trains: `asked` from scratch, or the shape of the model it fine-tunes
+    (`init_from`: 'default' for the bundled one, or a model directory) with the fields the user
+    `chosen` that a fine-tune may change (`fine_tune_shape`)."""
+    if init_from is None:
+        return asked
+    return fine_tune_shape(None if str(init_from) == "default" else init_from, asked, chosen)
 
 
 def fine_tune_shape(base: str | Path | None, asked: ModelConfig, chosen: set[str]) -> ModelConfig:
@@ -377,7 +357,7 @@ def _agree(flag: bool, world: int, device: str = "cpu") -> bool:
     return bool(t.item())
 
 
-def _record_final(out_dir: Path, state: dict) -> None:
+def record_history(out_dir: Path, state: dict) -> None:
     """Add the whole run's history to the best model's config.json."""
     path = out_dir / "config.json"
     if path.exists():

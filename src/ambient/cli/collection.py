@@ -10,10 +10,10 @@ from typing import Optional
 import typer
 
 from ambient.cli.output import fail_if, print_error, progress, report_ingest
-from ambient.config import CONTINUATION, ModelConfig, TrainConfig, field_default
+from ambient.config import CONTINUATION, ModelConfig, TrainConfig, declared
 from ambient.errors import ParameterError
 
-MODEL, TRAINING = ModelConfig(), TrainConfig()
+MODEL, TRAINING = declared(ModelConfig), TrainConfig()
 
 
 def ingest(
@@ -77,7 +77,7 @@ def train(
     n_head: int = typer.Option(MODEL.n_head, "--heads"),
     d_model: int = typer.Option(MODEL.d_model),
     dropout: float = typer.Option(MODEL.dropout),
-    max_relative_distance: int = typer.Option(field_default(ModelConfig, "max_relative_distance"),
+    max_relative_distance: int = typer.Option(MODEL.max_relative_distance,
                                               help="0: half the context."),
     positions: str = typer.Option(MODEL.positions, help="relative (Music Transformer) or absolute."),
     sounding_input: bool = typer.Option(MODEL.sounding_input, help="Also feed the model which pitches are "
@@ -96,26 +96,21 @@ def train(
     """Train a Music Transformer on a folder of MIDI files (or fine-tune one with --from)."""
     import torch
 
-    from ambient.errors import ParameterError
-    from ambient.train import train as fit
-
     from ambient.device import resolve
+    from ambient.errors import ParameterError
+    from ambient.train import model_shape, train as fit
 
     if threads:
         torch.set_num_threads(threads)
-    model_config = ModelConfig(context=context, n_layer=n_layer, n_head=n_head, d_model=d_model, dropout=dropout,
-                               max_relative_distance=max_relative_distance, positions=positions,
-                               sounding_input=sounding_input)
-    if init_from is not None:
+    if init_from not in (None, "default"):
         from ambient.pipeline import model_dir
-        from ambient.train import fine_tune_shape
 
-        base = None if init_from == "default" else model_dir(init_from)
-        init_from = "default" if base is None else str(base)
-        typed = {name for name in ("context", "dropout", "n_layer", "n_head", "d_model", "max_relative_distance",
-                                   "positions", "sounding_input")
-                 if ctx.get_parameter_source(name).name == "COMMANDLINE"}
-        model_config = fine_tune_shape(base, model_config, typed)
+        init_from = str(model_dir(init_from))          # a workspace means its newest model
+    asked = ModelConfig(context=context, n_layer=n_layer, n_head=n_head, d_model=d_model, dropout=dropout,
+                        max_relative_distance=max_relative_distance, positions=positions, sounding_input=sounding_input)
+    typed = {name for name in asked.to_dict()
+             if name in ctx.params and ctx.get_parameter_source(name).name == "COMMANDLINE"}
+    model_config = model_shape(asked, init_from, typed)
     cfg = TrainConfig(steps=steps, batch_size=batch_size, learning_rate=learning_rate, warmup_steps=warmup_steps,
                       val_every=val_every, seed=seed, minutes=minutes, patience=patience)
     if ray_workers:

@@ -1,11 +1,17 @@
-"""The sampling controls as CLI options, shared by `generate`, `eval` and (later) `stream`."""
+"""The sampling controls as CLI options, shared by `generate` and `eval` (`stream` takes a few of them).
+
+`takes_controls` gives a command every control as an option and hands it one `Controls`,
+checked before the command runs, so no command lists the options or builds the object itself.
+"""
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
+from typing import Optional
 
 import typer
-
 
 CONTROL_OPTIONS = {
     "scale": typer.Option(None, "--scale", help="auto (from the primer), a scale like 'D dorian', or none."),
@@ -17,3 +23,32 @@ CONTROL_OPTIONS = {
                              "default 0.5 with --scale auto, else off)."),
     "max_hold": typer.Option(None, help="End notes held longer than this many seconds (auto: from the primer)."),
 }
+CONTROL_TYPES = {"scale": Optional[str], "scale_strength": float, "pitch_range": Optional[str],
+                 "density": Optional[str], "max_polyphony": Optional[int], "key_pull": Optional[float],
+                 "max_hold": Optional[str]}
+
+
+def takes_controls(scale=CONTROL_OPTIONS["scale"]):
+    """Decorate a command whose last parameter is `controls`: the CLI shows every control as an
+    option instead (`scale` may be a command's own, with its own default) and the command gets
+    them as one `ambient.controls.Controls`."""
+    options = {**CONTROL_OPTIONS, "scale": scale}
+
+    def decorate(command):
+        own = [p for p in inspect.signature(command).parameters.values() if p.name != "controls"]
+        added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option,
+                                   annotation=CONTROL_TYPES[name]) for name, option in options.items()]
+
+        @functools.wraps(command)
+        def run(**kwargs):
+            from ambient.controls import controls_from
+
+            words = {name: kwargs.pop(name) for name in options}
+            return command(**kwargs, controls=controls_from(**words))
+
+        run.__signature__ = inspect.Signature(own + added)
+        run.__annotations__ = {**{k: v for k, v in command.__annotations__.items() if k != "controls"},
+                               **CONTROL_TYPES}
+        return run
+
+    return decorate

@@ -7,14 +7,14 @@ from typing import Optional
 
 import typer
 
-from ambient.cli.controls import CONTROL_OPTIONS
-from ambient.controls import controls_from
+from ambient.cli.controls import takes_controls
 from ambient.cli.output import progress, say
 from ambient.config import CONTINUATION, Sampling
 
 SAMPLING = Sampling()
 
 
+@takes_controls()
 def eval_command(
     data: Path = typer.Argument(..., help="Folder of held-out MIDI (pieces the model never trained on), or a "
                                           "pipeline workspace (its newest model on the pieces it held out)."),
@@ -31,13 +31,7 @@ def eval_command(
     train_data: Optional[Path] = typer.Option(None, help="The training MIDI, for the copy check."),
     threads: int = typer.Option(CONTINUATION.threads, help="CPU threads."),
     device: str = typer.Option(CONTINUATION.device, help="auto (a GPU when there is one), cpu, cuda, cuda:N or mps."),
-    scale: Optional[str] = CONTROL_OPTIONS["scale"],
-    scale_strength: float = CONTROL_OPTIONS["scale_strength"],
-    pitch_range: Optional[str] = CONTROL_OPTIONS["pitch_range"],
-    density: Optional[str] = CONTROL_OPTIONS["density"],
-    max_polyphony: Optional[int] = CONTROL_OPTIONS["max_polyphony"],
-    key_pull: Optional[float] = CONTROL_OPTIONS["key_pull"],
-    max_hold: Optional[str] = CONTROL_OPTIONS["max_hold"],
+    controls=None,
 ):
     """Evaluate a model on held-out music: NLL, key fidelity, feature overlap, drift, copies."""
     import torch
@@ -50,9 +44,7 @@ def eval_command(
     device = resolve(device)
     cfg = EvalConfig(pieces=pieces, primer_seconds=primer_seconds, seconds=seconds, seed=seed, takes=takes,
                      sampling=Sampling(temperature=temperature, top_p=top_p),
-                     controls=controls_from(scale=scale, scale_strength=scale_strength, pitch_range=pitch_range,
-                                            density=density, max_polyphony=max_polyphony, key_pull=key_pull,
-                                            max_hold=max_hold))
+                     controls=controls)
     with progress() as bar:
         task = bar.add_task("continuing held-out pieces", total=pieces)
         chosen = evaluation_set(data, model, train_data, warn=say)

@@ -8,15 +8,16 @@ from typing import Optional
 
 import typer
 
-from ambient.cli.controls import CONTROL_OPTIONS
+from ambient.cli.controls import takes_controls
 from ambient.cli.live import LIVE_OPTIONS
-from ambient.controls import controls_from
 from ambient.cli.output import progress
 from ambient.config import CONTINUATION, RENDER, Sampling
 
 SAMPLING = Sampling()
 
 
+@takes_controls(scale=typer.Option(CONTINUATION.scale, "--scale", help="auto (the primer's scale and key "
+                                  "profile), a scale like 'D dorian', or none (the model alone)."))
 def generate(
     primer: str = typer.Option("1", "--primer", "-p", help="Seed MIDI: a path, or a bundled seed's name."),
     output: Path = typer.Option(Path("out.mid"), "--output", "-o", help="MIDI file to write."),
@@ -39,21 +40,13 @@ def generate(
     render_instrument: Optional[str] = typer.Option(None, "--render", help="Also render with this instrument."),
     audio_format: str = typer.Option(RENDER.audio_format, "--audio-format",
                                      help="wav, flac, mp3 or ogg (with --render)."),
-    scale: Optional[str] = typer.Option(CONTINUATION.scale, "--scale",
-                                        help="auto (the primer's scale and key profile), a scale like 'D dorian', "
-                                             "or none (the model alone)."),
-    scale_strength: float = CONTROL_OPTIONS["scale_strength"],
-    pitch_range: Optional[str] = CONTROL_OPTIONS["pitch_range"],
-    density: Optional[str] = CONTROL_OPTIONS["density"],
-    max_polyphony: Optional[int] = CONTROL_OPTIONS["max_polyphony"],
-    key_pull: Optional[float] = CONTROL_OPTIONS["key_pull"],
-    max_hold: Optional[str] = CONTROL_OPTIONS["max_hold"],
     midi_out: Optional[str] = LIVE_OPTIONS["midi_out"],
     midi_api: str = LIVE_OPTIONS["midi_api"],
     channel: int = LIVE_OPTIONS["channel"],
     latency: float = LIVE_OPTIONS["latency"],
     osc: Optional[str] = LIVE_OPTIONS["osc"],
     log_events: Optional[Path] = LIVE_OPTIONS["log_events"],
+    controls=None,
 ):
     """Continue a seed MIDI with a Music Transformer (and play it live with --midi-out or --osc)."""
     import torch
@@ -69,8 +62,6 @@ def generate(
     torch.set_num_threads(threads)
     sampling = Sampling(temperature, top_k, top_p, min_p)
     sampling.check()
-    controls = controls_from(scale=scale, scale_strength=scale_strength, pitch_range=pitch_range, density=density,
-                             max_polyphony=max_polyphony, key_pull=key_pull, max_hold=max_hold)
     if not 0 <= program <= 127:
         raise ParameterError("program", f"must be 0-127, got {program}")
     if length is None and seconds is None:

@@ -106,10 +106,10 @@ def train_on_ray(data_dir: str | Path, out_dir: str | Path, model_config: ModelC
             _take(Path(folder), out_dir)
     finally:
         disconnect(started)
-    from ambient.train import _record_final
+    from ambient.train import record_history
 
     state = json.loads((checkpoint / "state.json").read_text())
-    _record_final(out_dir, state)
+    record_history(out_dir, state)
     summary = json.loads((out_dir / "config.json").read_text())
     for entry in state["history"]:
         log(f"step {entry['step']}: train loss {entry['train_loss']:.3f}, "

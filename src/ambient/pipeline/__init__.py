@@ -1,11 +1,29 @@
 """The incremental pipeline: Pachyderm's repos, datums and lineage, on one machine.
 
     from ambient.pipeline import Workspace, run
+
+Each name is loaded on first use (as in `ambient`), so the CLI can read the stages'
+defaults without loading the runner, the manifest and their queries.
 """
 
-from ambient.pipeline.queries import evaluation_set, latest_model, lineage, list_sources, model_dir, models, status
-from ambient.pipeline.runner import run
-from ambient.pipeline.workspace import Workspace, is_workspace
+from __future__ import annotations
 
-__all__ = ["Workspace", "evaluation_set", "is_workspace", "latest_model", "lineage", "model_dir", "models", "run",
-           "status", "list_sources"]
+from importlib import import_module
+
+_EXPORTS = {
+    "evaluation_set": "ambient.pipeline.queries", "latest_model": "ambient.pipeline.queries",
+    "lineage": "ambient.pipeline.queries", "list_sources": "ambient.pipeline.queries",
+    "model_dir": "ambient.pipeline.queries", "models": "ambient.pipeline.queries",
+    "status": "ambient.pipeline.queries", "run": "ambient.pipeline.runner",
+    "Workspace": "ambient.pipeline.workspace", "is_workspace": "ambient.pipeline.workspace",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'ambient.pipeline' has no attribute {name!r}")
+    value = getattr(import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value

@@ -71,7 +71,8 @@ def workspace_lock(ws: Workspace):
 def run(ws: Workspace, stages: list[Stage] | None = None, *, executor: str = PIPELINE_RUN.executor,
         workers: int | None = PIPELINE_RUN.workers, retries: int = PIPELINE_RUN.retries,
         timeout: float | None = PIPELINE_RUN.timeout, removals_only: bool = False,
-        address: str | None = None, storage: str | None = None, on_progress=None, log=lambda message: None) -> dict[str, StageReport]:
+        address: str | None = None, storage: str | None = None, on_progress=None,
+        log=lambda message: None) -> dict[str, StageReport]:
     stages = stages if stages is not None else standard_stages(ws.params)
     with workspace_lock(ws):
         manifest = Manifest(ws.manifest_path)
@@ -81,9 +82,9 @@ def run(ws: Workspace, stages: list[Stage] | None = None, *, executor: str = PIP
             run_id = manifest.start_run()
             reports = {}
             with make_executor(executor, workers, ws.scratch, address, storage) as pool:
+                this = Pass(ws, manifest, pool, retries, timeout, removals_only, on_progress, log)
                 for stage in stages:
-                    reports[stage.name] = _run_stage(ws, manifest, stage, pool, retries, timeout, removals_only,
-                                                     on_progress, log)
+                    reports[stage.name] = _run_stage(this, stage)
             manifest.finish_run(run_id, {name: vars(r) for name, r in reports.items()})
             return reports
         finally:
@@ -169,13 +170,27 @@ def plan(ws: Workspace, manifest: Manifest, stage: Stage, inputs: dict | None = 
     return desired, inputs, todo, gone
 
 
-def _run_stage(ws, manifest, stage, pool, retries, timeout, removals_only, on_progress, log) -> StageReport:
+@dataclass
+class Pass:
+    """One `run` over the stages: where, through what, and how patiently."""
+    ws: Workspace
+    manifest: Manifest
+    pool: object                       # an executor (`make_executor`)
+    retries: int
+    timeout: float | None
+    removals_only: bool
+    on_progress: object                # on_progress(stage, done, total), or None
+    log: object                        # log(message)
+
+
+def _run_stage(this: Pass, stage: Stage) -> StageReport:
+    ws, manifest, on_progress = this.ws, this.manifest, this.on_progress
     desired, inputs, todo, gone = plan(ws, manifest, stage)
     report = StageReport(skipped=len(desired) - len(todo))
     for input_ in gone:
         _remove_datum(ws, manifest, stage, input_)
         report.removed += 1
-    if removals_only or not todo:
+    if this.removals_only or not todo:
         return report
     ws.scratch.mkdir(parents=True, exist_ok=True)
     jobs = []
@@ -193,14 +208,14 @@ def _run_stage(ws, manifest, stage, pool, retries, timeout, removals_only, on_pr
     done = 0
     if on_progress:
         on_progress(stage.name, 0, len(jobs))
-    for job, result in pool.map(jobs, retries=retries, timeout=timeout, inline=stage.kind == "reduce"):
+    for job, result in this.pool.map(jobs, retries=this.retries, timeout=this.timeout, inline=stage.kind == "reduce"):
         if result.ok:
             _commit(ws, manifest, stage, job, result)
             report.processed += 1
         else:
             _record_failure(ws, manifest, stage, job, result)
             report.failed.append((job.input, result.error))
-            log(f"{stage.name}: {job.input} failed: {result.error}")
+            this.log(f"{stage.name}: {job.input} failed: {result.error}")
         done += 1
         if on_progress:
             on_progress(stage.name, done, len(jobs))

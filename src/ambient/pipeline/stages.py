@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from ambient.config import ModelConfig, TrainConfig
+from ambient.config import ModelConfig, TrainConfig, declared
 
 SOURCE_REPO = "audio"
 
@@ -107,7 +107,7 @@ def train_stage(inputs: list[Path], out: Path, params: dict, context: dict) -> N
     """
     import torch
 
-    from ambient.train import starting_point, train
+    from ambient.train import train
 
     log = context.get("log", print)
     params, why = train_budget(params, len(inputs), on_ray="ray" in context)
@@ -146,6 +146,38 @@ def train_stage(inputs: list[Path], out: Path, params: dict, context: dict) -> N
             if before else f"train: held-out loss {after:.3f} nats/token")
     for name in ("config.json", "model.safetensors"):
         shutil.copyfile(model_dir / name, out / name)
+
+
+SMALL_COLLECTION = 50  # pieces; below this a model learns more by fine-tuning the bundled one
+
+
+def starting_point(pieces: int, model_config: ModelConfig, start_from: str = "auto",
+                   previous: str | Path | None = None) -> tuple[str | None, str]:
+    """Where a pipeline model starts: (model to fine-tune or None for fresh weights, why).
+
+    `previous` (the workspace's last model, when it fine-tunes that) comes first; then
+    `start_from`: "bundled", "scratch", or "auto" (the bundled model for a collection of
+    fewer than SMALL_COLLECTION pieces, when the shapes allow it).
+    """
+    if previous is not None:
+        return str(previous), f"fine-tuning the workspace's last model {Path(previous).name}"
+    from ambient.errors import AmbientError, ParameterError
+
+    if start_from not in ("auto", "bundled", "scratch"):
+        raise ParameterError("start_from", f"must be auto, bundled or scratch, not {start_from!r}")
+    if start_from == "scratch" or (start_from == "auto" and pieces >= SMALL_COLLECTION):
+        return None, f"training from scratch on {pieces} pieces"
+    from ambient.checkpoint import DEFAULT_MODEL_DIR, read_config
+    from ambient.train import same_weights_shape
+
+    bundled = read_config(DEFAULT_MODEL_DIR).model
+    if not same_weights_shape(bundled, model_config):
+        if start_from == "bundled":
+            raise AmbientError("start_from bundled: the model's shape differs from the bundled model's "
+                               f"(layers {bundled.n_layer}, d_model {bundled.d_model}, heads {bundled.n_head})")
+        return None, f"training from scratch on {pieces} pieces (the shape asked for is not the bundled model's)"
+    why = "asked" if start_from == "bundled" else f"{pieces} pieces is too few to learn music from scratch"
+    return "default", f"fine-tuning the bundled model ({why})"
 
 
 def train_budget(params: dict, pieces: int, on_ray: bool = False) -> tuple[dict, str]:
@@ -201,7 +233,7 @@ def _progress_reporter(work: Path, cfg: TrainConfig, show=None):
     return report
 
 
-_MODEL, _TRAIN = ModelConfig(), TrainConfig()
+_MODEL, _TRAIN = declared(ModelConfig), TrainConfig()
 MINUTES = (5.0, 30.0)         # the auto time budget's floor and ceiling
 MINUTES_PER_PIECE = 0.75      # 12 pieces: 9 minutes, so 12 tracks go from audio to a model within 15
 # The train stage's parameters: the model's shape and training loop from their configs;

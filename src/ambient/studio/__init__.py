@@ -13,9 +13,10 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+from ambient.config import STUDIO
 from ambient.errors import AmbientError
 
-DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8765
+DEFAULT_HOST, DEFAULT_PORT = STUDIO.host, STUDIO.port
 
 
 def serve(workspace: str | Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, models: list[Path] = (),

@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 
+from ambient.config import STUDIO
 from ambient.errors import AmbientError
 from ambient.studio.guard import Guard
 from ambient.studio.jobs import FINAL, Jobs, QueueFull
@@ -29,8 +30,8 @@ from ambient.studio.work import MakeRequest, Models, forever, make_takes, primer
 import ambient.studio.workshop as workshop
 
 STATIC = Path(__file__).parent / "static"
-MAX_UPLOAD = 64 * 1024 * 1024   # bytes; a long WAV fits, a video or a disk image does not
-MAX_LISTENERS = 2               # endless streams at once; each takes about a fifteenth of a core
+MAX_UPLOAD = STUDIO.max_upload_mb * 1024 * 1024   # bytes
+MAX_LISTENERS = STUDIO.listeners
 MEDIA = {"wav": "audio/wav", "flac": "audio/flac", "mp3": "audio/mpeg", "ogg": "audio/ogg", "mid": "audio/midi"}
 
 
@@ -40,7 +41,7 @@ class Refused(Exception):
 
 
 def create_app(workspace: str | Path, models: list[Path] = (), max_upload: int = MAX_UPLOAD,
-               host: str = "127.0.0.1", device: str = "cpu") -> FastAPI:
+               host: str = STUDIO.host, device: str = "cpu") -> FastAPI:
     """The studio's app; `host` is the address it listens on, the one a request's Host may name."""
     root = Path(workspace).resolve()
     studio, jobs, choices = Studio(root), Jobs(), Models(root, [Path(m) for m in models], device)

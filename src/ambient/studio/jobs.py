@@ -18,11 +18,12 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Callable
 
+from ambient.config import STUDIO
 from ambient.errors import AmbientError
 
 FINAL = ("done", "failed", "cancelled")
 KEEP = 200  # finished jobs remembered for the page
-MAX_WAITING = 8  # jobs queued behind the running ones; past this a request is refused, not queued
+MAX_WAITING = STUDIO.waiting  # jobs queued behind the running ones; past this a request is refused
 
 
 class QueueFull(Exception):

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ambient.config import CONTINUATION, RENDER, Sampling
+from ambient.config import CONTINUATION, RENDER, STUDIO, Sampling
 from ambient.errors import AmbientError
 from ambient.notes import Note, piece_end, shift
 from ambient.studio.jobs import Job
@@ -24,14 +24,14 @@ AUDIO_UPLOADS = (".wav", ".mp3", ".flac", ".ogg", ".oga")
 class MakeRequest:
     """One press of "Make": where the primer comes from and how to continue it."""
     primer: str = "seed:1"          # seed:NAME, upload:ID or take:ID
-    primer_seconds: float = 20.0    # the primer's last N seconds lead the model (0: all of it)
-    seconds: float = 30.0
+    primer_seconds: float = STUDIO.primer_seconds
+    seconds: float = STUDIO.seconds
     model: str = "bundled"
     instrument: str = RENDER.instrument
     temperature: float = Sampling().temperature
     top_p: float = Sampling().top_p
     seed: int = CONTINUATION.seed
-    variations: int = 1
+    variations: int = CONTINUATION.variations
     scale: str | None = CONTINUATION.scale
     pitch_range: str | None = None
     density: str | None = None
