@@ -106,13 +106,18 @@ class Studio:
                                     "FROM takes AS b WHERE b.batch = takes.batch) DESC, created ASC").fetchall()
         return [self._row(r) for r in rows]
 
-    def take(self, take: str) -> dict:
-        self.folder("takes", take)
+    def _one(self, kind: str, name: str, query: str, missing: str):
+        """The row `query` finds for an id (checked as a folder name first), or `missing` as the error."""
+        self.folder(kind, name)
         with self._lock:
-            row = self._db.execute("SELECT * FROM takes WHERE id = ? AND deleted IS NULL", (take,)).fetchone()
+            row = self._db.execute(query, (name,)).fetchone()
         if row is None:
-            raise AmbientError(f"{take!r}: no such take")
-        return self._row(row)
+            raise AmbientError(f"{name!r}: {missing}")
+        return row
+
+    def take(self, take: str) -> dict:
+        return self._row(self._one("takes", take, "SELECT * FROM takes WHERE id = ? AND deleted IS NULL",
+                                   "no such take"))
 
     def _row(self, row: sqlite3.Row) -> dict:
         d = dict(row)
@@ -158,11 +163,8 @@ class Studio:
 
     def restore_take(self, take: str) -> dict:
         """A deleted take back where it was (undo)."""
-        self.folder("takes", take)
-        with self._lock:
-            row = self._db.execute("SELECT id FROM takes WHERE id = ? AND deleted IS NOT NULL", (take,)).fetchone()
-        if row is None:
-            raise AmbientError(f"{take!r}: no deleted take to bring back")
+        self._one("takes", take, "SELECT id FROM takes WHERE id = ? AND deleted IS NOT NULL",
+                  "no deleted take to bring back")
         os.replace(self.root / "trash" / take, self.folder("takes", take))
         with self._lock, self._db:
             self._db.execute("UPDATE takes SET deleted = NULL WHERE id = ?", (take,))
@@ -191,12 +193,7 @@ class Studio:
         return self.upload(upload)
 
     def upload(self, upload: str) -> dict:
-        self.folder("uploads", upload)
-        with self._lock:
-            row = self._db.execute("SELECT * FROM uploads WHERE id = ?", (upload,)).fetchone()
-        if row is None:
-            raise AmbientError(f"{upload!r}: no such upload")
-        return dict(row)
+        return dict(self._one("uploads", upload, "SELECT * FROM uploads WHERE id = ?", "no such upload"))
 
     def uploads(self) -> list[dict]:
         with self._lock:
