@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.jack import RATE, keyboard, notes_on_without_off, reader, received, start_jack  # noqa: E402
+from tests.jack import RATE, keyboard, notes_on_without_off, reader, received, start_jack, stop_jack  # noqa: E402
 
 PHRASE = [[61, 0.3], [63, 0.3], [66, 0.3], [68, 0.3], [70, 0.6], [68, 0.3], [66, 0.6]]
 
@@ -67,8 +67,7 @@ def main() -> None:
         figures["jack_xruns"] = sum("XRun" in line for line in (tmp / "jackd.log").read_text().splitlines())
         print(json.dumps(figures))
     finally:
-        server.terminate()
-        server.wait(10)
+        stop_jack(server)
         shutil.rmtree(tmp)
 
 

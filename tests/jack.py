@@ -58,6 +58,17 @@ def start_jack(name: str, period: int = PERIOD, log: Path | None = None) -> subp
     raise RuntimeError("jackd did not start")
 
 
+def stop_jack(server: subprocess.Popen) -> None:
+    """End a jackd from `start_jack`. Asked to stop while the machine is busy, the dummy driver
+    can take longer than it should to leave; past 10 s it is killed, as nothing it holds matters."""
+    server.terminate()
+    try:
+        server.wait(10)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait(10)
+
+
 def ports(env) -> list[str]:
     return subprocess.run(["jack_lsp"], env=env, capture_output=True, text=True).stdout.split()
 

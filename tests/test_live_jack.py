@@ -15,7 +15,7 @@ import pytest
 import soundfile as sf
 
 from tests.jack import (PERIOD, RATE, as_messages, heard_share, keyboard, left_sounding, notes_on_without_off, reader,
-                        received, start_jack, wait_for_port)
+                        received, start_jack, stop_jack, wait_for_port)
 
 pytestmark = pytest.mark.slow
 
@@ -25,8 +25,7 @@ def jack_env():
     name = "ambient-test"        # one fixed name: JACK keeps a registry of at most 8 server names
     server = start_jack(name)
     yield dict(os.environ, JACK_DEFAULT_SERVER=name)
-    server.terminate()
-    server.wait(10)
+    stop_jack(server)
 
 
 def ambient(env, *args) -> subprocess.Popen:

@@ -334,3 +334,38 @@ def test_a_studio_made_before_undo_opens_and_gains_it(tmp_path):
     assert [t["name"] for t in studio.takes()] == ["old"]
     studio.delete_take("0123456789ab")
     assert studio.takes() == [] and studio.restore_take("0123456789ab")["name"] == "old"
+
+
+def test_uploads_are_listed_with_their_dates_and_can_be_deleted(tmp_path, client):
+    notes = [Note(i * 0.5, i * 0.5 + 1.0, 60 + i % 5, 80) for i in range(30)]
+    first = client.post("/api/primers?filename=tune.mid", headers=UPLOAD, content=midi_bytes(tmp_path, notes)).json()
+    second = client.post("/api/primers?filename=tune.mid", headers=UPLOAD, content=midi_bytes(tmp_path, notes)).json()
+    listed = client.get("/api/options").json()["uploads"]
+    assert [u["id"] for u in listed] == [second["id"], first["id"]]            # newest first, told apart by date
+    assert all(u["label"] == "tune.mid" and u["created"] > 0 and u["notes"] == 30 for u in listed)
+    assert client.delete(f"/api/primers/{first['id']}").json() == {"deleted": first["id"]}
+    assert [u["id"] for u in client.get("/api/options").json()["uploads"]] == [second["id"]]
+    again = client.delete(f"/api/primers/{first['id']}")
+    assert again.status_code == 404 and again.json()["error"] == f"'{first['id']}': no such upload"
+    made = client.post("/api/takes", json={"primer": f"upload:{first['id']}", "seconds": 2})
+    assert made.status_code == 400 and "was deleted" in made.json()["error"]
+
+
+def test_keep_only_flac_halves_the_renders_and_every_player_still_plays(client):
+    [take] = make(client, seed=1)
+    before = client.get("/api/storage").json()
+    assert before["keep"] == "wav" and before["renders"]["wav"] > 0 and before["renders"]["flac"] == 0
+    assert before["bytes"] >= before["renders"]["wav"]
+    done = wait(client, client.post("/api/storage/flac", json={}).json())
+    assert done["state"] == "done" and done["result"]["converted"] == 1
+    assert done["result"]["bytes_after"] < 0.7 * done["result"]["bytes_before"]
+    after = client.get("/api/storage").json()
+    assert after["keep"] == "flac" and after["renders"]["wav"] == 0 and 0 < after["renders"]["flac"] < before["renders"]["wav"]
+    row = client.get(f"/api/takes/{take['id']}").json()
+    assert row["audio"] == {take["instrument"]: "flac"} and row["renders"] == [take["instrument"]]
+    flac = client.get(f"/api/takes/{take['id']}/audio/{take['instrument']}.flac")
+    assert flac.status_code == 200 and flac.content[:4] == b"fLaC"
+    assert client.get(f"/api/takes/{take['id']}/audio/{take['instrument']}.wav").status_code == 404
+    assert client.get(f"/api/takes/{take['id']}/audio/{take['instrument']}.exe").status_code == 404
+    [newer] = make(client, seed=2)                                              # and from now on, FLAC alone
+    assert client.get(f"/api/takes/{newer['id']}").json()["audio"] == {newer["instrument"]: "flac"}

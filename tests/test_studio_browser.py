@@ -5,21 +5,13 @@ each test does what a person would and checks what they would see or hear. Scree
 go to $AMBIENT_SCREENSHOTS when set (to look at them), else to the test's tmp folder.
 """
 
-import os
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
-from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import Select
 
 from ambient.midi import write_midi
 from ambient.notes import Note
@@ -27,16 +19,10 @@ from ambient.pipeline import Workspace, run
 from ambient.pipeline.sources import add
 from ambient.pipeline.stages import standard_stages
 from ambient.render import preset
-from tests.jack import left_sounding, reader, received, start_jack
+from tests.jack import left_sounding, reader, received
+from tests.studio_browser import (audio_duration, browser, cards, free_port, jack, server, shots,  # noqa: F401
+                                  take_json, wait_for)
 from tests.test_pipeline import TINY_TRAINING, melody
-
-CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -48,78 +34,6 @@ def workspace(tmp_path_factory):
     (ws.repo("audio") / "broken.mp3").write_bytes(b"ID3" + b"\x00" * 300)
     run(ws, standard_stages(ws.params)[:1], executor="serial", retries=1)
     return ws
-
-
-@pytest.fixture(scope="module")
-def jack():
-    """A JACK server on its dummy driver, so the live desk has a MIDI system and a sound card."""
-    server = start_jack("ambient-test-browser")
-    yield dict(os.environ, JACK_DEFAULT_SERVER="ambient-test-browser")
-    server.terminate()
-    server.wait(10)
-
-
-@pytest.fixture(scope="module")
-def server(workspace, jack):
-    port = free_port()
-    child = subprocess.Popen([sys.executable, "-m", "ambient", "studio", "--workspace", str(workspace.root),
-                              "--port", str(port)], stderr=subprocess.PIPE, text=True, env=jack)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(url + "api/options", timeout=2)
-            break
-        except OSError:
-            assert child.poll() is None, child.stderr.read()
-            time.sleep(0.1)
-    yield url
-    child.terminate()
-    child.wait(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    assert Path(CHROMIUM).exists() and Path(DRIVER).exists(), \
-        "the browser tests need Debian's chromium and chromium-driver (scripts/install-system-packages.sh)"
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,800",
-                 "--autoplay-policy=no-user-gesture-required", "--mute-audio"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
-    yield driver
-    driver.quit()
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory):
-    folder = Path(os.environ.get("AMBIENT_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def cards(browser):
-    return browser.find_elements(By.CSS_SELECTOR, "#takes .take:not(.deleted)")
-
-
-def wait_for(browser, condition, seconds=120):
-    # a card replaced while we read it (the list re-renders) is looked at again on the next poll
-    return WebDriverWait(browser, seconds, poll_frequency=0.2,
-                         ignored_exceptions=(StaleElementReferenceException,)).until(lambda b: condition(b))
-
-
-def audio_duration(browser, card) -> float:
-    return browser.execute_async_script("""
-        const audio = arguments[0].querySelector('audio'), done = arguments[arguments.length - 1];
-        if (audio.readyState >= 1) done(audio.duration);
-        else audio.addEventListener('loadedmetadata', () => done(audio.duration), {once: true});""", card)
-
-
-def take_json(url, card) -> dict:
-    import json
-
-    return json.load(urllib.request.urlopen(url + "api/takes/" + card.get_attribute("data-take")))
 
 
 def test_make_a_take_from_a_seed_hear_it_see_it_and_download_it(server, browser, shots):

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ambient.studio.app import create_app
-from tests.jack import left_sounding, reader, received, start_jack, wait_for_port
+from tests.jack import left_sounding, reader, received, start_jack, stop_jack, wait_for_port
 from tests.test_studio_api import JSON, LOCAL
 
 pytestmark = pytest.mark.slow
@@ -28,8 +28,7 @@ def jack():
         del os.environ["JACK_DEFAULT_SERVER"]
     else:
         os.environ["JACK_DEFAULT_SERVER"] = saved
-    server.terminate()
-    server.wait(10)
+    stop_jack(server)
 
 
 @pytest.fixture

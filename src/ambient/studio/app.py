@@ -25,8 +25,9 @@ from ambient.studio.guard import Guard
 from ambient.studio.jobs import FINAL, Jobs, QueueFull
 from ambient.studio.live import Desk, add_routes
 from ambient.studio.schema import SEED_MAX, BadRequest, Make, Render, Update, parse
-from ambient.studio.takes import Studio
-from ambient.studio.work import MakeRequest, Models, forever, make_takes, primer_notes, receive_primer, render_take
+from ambient.studio.takes import PLAYABLE, Studio
+from ambient.studio.work import (MakeRequest, Models, forever, keep_only_flac, make_takes, primer_notes, receive_primer,
+                                 render_take)
 import ambient.studio.workshop as workshop
 
 STATIC = Path(__file__).parent / "static"
@@ -131,6 +132,20 @@ def create_app(workspace: str | Path, models: list[Path] = (), max_upload: int =
                 leftover.unlink(missing_ok=True)
             scratch.unlink(missing_ok=True)
 
+    @app.delete("/api/primers/{upload}")
+    def delete_primer(upload: str):
+        studio.delete_upload(upload)
+        return {"deleted": upload}
+
+    # what the workspace holds on disk, and keeping only FLAC
+    @app.get("/api/storage")
+    def storage():
+        return studio.storage()
+
+    @app.post("/api/storage/flac")
+    def flac_only():
+        return jobs.submit("storage", "keep only FLAC", lambda j: keep_only_flac(studio, j)).public()
+
     # takes
     @app.post("/api/takes")
     async def make(request: Request):
@@ -141,10 +156,10 @@ def create_app(workspace: str | Path, models: list[Path] = (), max_upload: int =
 
         checked(choices.path, wish.model)
         checked(preset, wish.instrument)
-        checked(primer_notes, studio, wish.primer)
+        _, label, _ = checked(primer_notes, studio, wish.primer)
         checked(controls_from, scale=wish.scale, pitch_range=wish.pitch_range, density=wish.density,
                 max_polyphony=wish.max_polyphony)
-        job = jobs.submit("make", f"{wish.primer}, {wish.seconds:g} s", lambda j: make_takes(studio, choices, wish, j))
+        job = jobs.submit("make", f"{label}, {wish.seconds:g} s", lambda j: make_takes(studio, choices, wish, j))
         return job.public()
 
     @app.get("/api/takes")
@@ -175,17 +190,20 @@ def create_app(workspace: str | Path, models: list[Path] = (), max_upload: int =
     async def rerender(take: str, request: Request):
         wish = parse(Render, await request.body())
         studio.take(take)                                                  # a missing take is a 404
-        checked(studio.render_path, take, wish.instrument, wish.format)   # an unknown instrument a 400
-        job = jobs.submit("render", f"{take} with {wish.instrument} ({wish.format})", lambda j: {
-            "take": take, "path": render_take(studio, take, wish.instrument, wish.format, j).name})
+        fmt = wish.format or studio.keep()
+        checked(studio.render_path, take, wish.instrument, fmt)   # an unknown instrument a 400
+        job = jobs.submit("render", f"{take} with {wish.instrument} ({fmt})", lambda j: {
+            "take": take, "path": render_take(studio, take, wish.instrument, fmt, j).name})
         return job.public()
 
-    @app.get("/api/takes/{take}/audio/{instrument}.wav")
-    def audio(take: str, instrument: str):
-        path = studio.render_path(take, instrument, "wav")
+    @app.get("/api/takes/{take}/audio/{instrument}.{fmt}")
+    def audio(take: str, instrument: str, fmt: str):
+        if fmt not in PLAYABLE:
+            raise Refused(404, f"{fmt!r}: a take plays from {' or '.join(PLAYABLE)}")
+        path = studio.render_path(take, instrument, fmt)
         if not path.exists():
             raise Refused(404, f"{take} has no {instrument} render yet (ask for one: POST /api/takes/{take}/render)")
-        return FileResponse(path, media_type=MEDIA["wav"])
+        return FileResponse(path, media_type=MEDIA[fmt])
 
     @app.get("/api/takes/{take}/download.{fmt}")
     def download(take: str, fmt: str, instrument: str | None = None):

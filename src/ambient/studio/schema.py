@@ -43,7 +43,7 @@ class Make(Strict):
 
 class Render(Strict):
     instrument: str = Field(min_length=1, max_length=100)
-    format: str = Field("wav", pattern="^(wav|flac|mp3|ogg)$")
+    format: str | None = Field(None, pattern="^(wav|flac|mp3|ogg)$")   # None: what the studio keeps (wav or flac)
 
 
 class Update(Strict):

@@ -19,11 +19,13 @@ import time
 from pathlib import Path
 
 from ambient.errors import AmbientError
+from ambient.files import write_text
 from ambient.notes import Note
 
 ID = re.compile(r"^[0-9a-f]{12}$")
 
 KEEP_DELETED = 20  # deleted takes kept for undo; older ones go for good
+PLAYABLE = ("wav", "flac")  # the formats a take's player reads, in order of preference
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS takes (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, starred INTEGER NOT NULL DEFAULT 0, created REAL NOT NULL,
@@ -126,7 +128,9 @@ class Studio:
         d["note_count"] = d.pop("notes")
         d["settings"] = json.loads(d["settings"])
         folder = self.root / "takes" / d["id"]
-        d["renders"] = sorted(p.stem for p in folder.glob("*.wav"))
+        # what each instrument's render plays from: the WAV, or the FLAC once only FLAC is kept
+        d["audio"] = {p.stem: p.suffix[1:] for fmt in PLAYABLE[::-1] for p in folder.glob(f"*.{fmt}")}
+        d["renders"] = sorted(d["audio"])
         return d
 
     def notes(self, take: str) -> list[Note]:
@@ -198,6 +202,34 @@ class Studio:
     def uploads(self) -> list[dict]:
         with self._lock:
             return [dict(r) for r in self._db.execute("SELECT * FROM uploads ORDER BY created DESC").fetchall()]
+
+    def delete_upload(self, upload: str) -> None:
+        """An uploaded primer gone for good (the takes made from it keep their notes)."""
+        folder = self.folder("uploads", self.upload(upload)["id"])
+        with self._lock, self._db:
+            self._db.execute("DELETE FROM uploads WHERE id = ?", (upload,))
+        shutil.rmtree(folder, ignore_errors=True)
+
+    # what the studio keeps on disk, and how
+    def storage(self) -> dict:
+        """Bytes on disk: all of the studio, and its renders by format."""
+        sizes = {"wav": 0, "flac": 0, "mp3": 0, "ogg": 0}
+        total = 0
+        for path in self.root.rglob("*"):
+            if path.is_file():
+                size = path.stat().st_size
+                total += size
+                if path.parent.parent.name == "takes" and path.suffix[1:] in sizes:
+                    sizes[path.suffix[1:]] += size
+        return {"bytes": total, "renders": sizes, "keep": self.keep()}
+
+    def keep(self) -> str:
+        """The format a take's player is rendered in: "wav", or "flac" once a person chose to keep only FLAC."""
+        path = self.root / "keep"
+        return path.read_text().strip() if path.exists() else "wav"
+
+    def set_keep(self, fmt: str) -> None:
+        write_text(self.root / "keep", fmt + "\n")
 
     def upload_midi(self, upload: str) -> Path:
         return self.folder("uploads", self.upload(upload)["id"]) / "primer.mid"

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ambient.config import CONTINUATION, RENDER, STUDIO, Sampling
 from ambient.errors import AmbientError
+from ambient.files import partial_path
 from ambient.notes import Note, piece_end, shift
 from ambient.studio.jobs import Job
 from ambient.studio.takes import Studio, display_name, new_id, safe_label
@@ -144,7 +145,7 @@ def make_takes(studio: Studio, models: Models, request: MakeRequest, job: Job) -
                                     instrument=request.instrument, settings={**settings, "variation": i},
                                     batch=batch, parent=parent))
     for i, take in enumerate(made):
-        render_take(studio, take, request.instrument, "wav", job, (0.8 + 0.2 * i / len(made), 0.2 / len(made)))
+        render_take(studio, take, request.instrument, studio.keep(), job, (0.8 + 0.2 * i / len(made), 0.2 / len(made)))
     return {"takes": made}
 
 
@@ -159,6 +160,26 @@ def render_take(studio: Studio, take: str, instrument: str, fmt: str, job: Job |
         render(studio.notes(take), target, instrument, seed=RENDER.seed, on_progress=report)
     studio.set_instrument(take, instrument)
     return target
+
+
+def keep_only_flac(studio: Studio, job: Job) -> dict:
+    """Every take's WAV renders as FLAC (lossless, about half the size), the WAVs gone, and the
+    takes made from now on rendered as FLAC: what a person asks for when the workspace grows."""
+    import soundfile as sf
+
+    studio.set_keep("flac")
+    wavs = sorted((studio.root / "takes").glob("*/*.wav"))
+    before = after = 0
+    for i, wav in enumerate(wavs):
+        job.progress(i / max(1, len(wavs)), f"keeping {wav.parent.name} as FLAC ({i + 1} of {len(wavs)})")
+        flac = wav.with_suffix(".flac")
+        if not flac.exists():
+            audio, rate = sf.read(wav, dtype="float32", always_2d=True)
+            with partial_path(flac) as partial:
+                sf.write(partial, audio, rate, format="FLAC", subtype="PCM_16")
+        before, after = before + wav.stat().st_size, after + flac.stat().st_size
+        wav.unlink()
+    return {"converted": len(wavs), "bytes_before": before, "bytes_after": after}
 
 
 def receive_primer(studio: Studio, scratch: Path, filename: str) -> dict:

@@ -37,21 +37,25 @@ function showView() {
 window.addEventListener("hashchange", showView);
 
 // ---- jobs: progress by server-sent events ---------------------------------------------
+// Every job also shows in the tray (panels.js); `box`, when given, is a second view beside it.
 function watchJob(job, box, errorLine) {
   return new Promise((resolve) => {
-    box.hidden = false;
+    refreshTray();
     errorLine.textContent = "";
-    const bar = $("progress", box), message = $(".message", box), cancel = $(".cancel", box);
-    cancel.onclick = () => api("DELETE", `/api/jobs/${job.id}`).catch(() => {});
+    if (box) {
+      box.hidden = false;
+      $(".cancel", box).onclick = () => api("DELETE", `/api/jobs/${job.id}`).catch(() => {});
+    }
     const events = new EventSource(`/api/jobs/${job.id}/events`);
     events.onmessage = (e) => {
       const j = JSON.parse(e.data);
-      bar.value = j.fraction; message.textContent = j.message;
+      if (box) { $("progress", box).value = j.fraction; $(".message", box).textContent = j.message; }
       if (["done", "failed", "cancelled"].includes(j.state)) {
         events.close();
-        box.hidden = true;
+        if (box) box.hidden = true;
+        refreshTray();
         if (j.state === "failed") errorLine.textContent = j.error;
-        if (j.state === "cancelled") errorLine.textContent = "cancelled";
+
         resolve(j);
       }
     };
@@ -64,7 +68,8 @@ async function loadOptions() {
   const primer = $("#primer");
   primer.innerHTML = "";
   for (const s of o.seeds) option(primer, `seed:${s.name}`, `seed ${s.name} (${s.seconds} s, ${s.notes} notes)`);
-  for (const u of o.uploads) option(primer, `upload:${u.id}`, `${u.label} (${u.kind})`);
+  for (const u of o.uploads) option(primer, `upload:${u.id}`, `${u.label} (${u.kind}, ${new Date(u.created * 1000).toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" })})`);
+  showUploads(o.uploads);
   const model = $("#model");
   model.innerHTML = "";
   for (const m of o.models) option(model, m.id, m.label + (m.validation_loss ? ` (loss ${m.validation_loss.toFixed(3)})` : ""));
@@ -113,7 +118,7 @@ function makeRequest() {
 async function make(body) {
   try {
     const job = await api("POST", "/api/takes", body);
-    const done = await watchJob(job, $("#make-job"), $("#make-error"));
+    const done = await watchJob(job, null, $("#make-error"));
     await loadTakes();
     return done;
   } catch (e) { $("#make-error").textContent = e.message; }
@@ -121,26 +126,17 @@ async function make(body) {
 
 $("#make-form").addEventListener("submit", (e) => { e.preventDefault(); make(makeRequest()); });
 
-$("#forever").addEventListener("click", () => {
-  const player = $("#forever-player"), button = $("#forever");
-  if (!player.paused) { player.pause(); player.removeAttribute("src"); player.load(); button.textContent = "Play forever"; return; }
-  const r = makeRequest();
-  const query = new URLSearchParams({ primer: r.primer, model: r.model, instrument: r.instrument, seed: r.seed ?? 0 });
-  if (r.scale) query.set("scale", r.scale);
-  player.src = `/api/stream?${query}`;
-  player.play().then(() => { button.textContent = "Stop"; }).catch((e) => { $("#make-error").textContent = e.message; });
-});
-
 $("#primer-file").addEventListener("change", async (e) => {
   const file = e.target.files[0];
   if (!file) return;
-  $("#make-error").textContent = `reading ${file.name}…`;
+  $("#make-error").textContent = "";
+  $("#make-status").textContent = `reading ${file.name}…`;      // news, not an error: the plain colour
   try {
     const u = await api("POST", `/api/primers?filename=${encodeURIComponent(file.name)}`, undefined, file);
-    const o = option($("#primer"), `upload:${u.id}`, `${u.label} (${u.kind})`);
-    $("#primer").value = o.value;
-    $("#make-error").textContent = "";
+    await loadOptions();
+    $("#primer").value = `upload:${u.id}`;
   } catch (err) { $("#make-error").textContent = err.message; }
+  $("#make-status").textContent = "";
   e.target.value = "";
 });
 
@@ -154,6 +150,7 @@ async function loadTakes() {
       press <b>Make</b>, and the continuation appears here with a player and its piano roll.</p>`;
   }
   for (const take of state.takes) box.appendChild(await takeCard(take));
+  loadStorage();
 }
 
 async function takeCard(take) {
@@ -181,18 +178,24 @@ async function takeCard(take) {
   const made = new Date(take.created * 1000);
   const parent = take.parent && state.takes.find((t) => t.id === take.parent);
   $(".meta", card).textContent = `${made.toLocaleDateString()} ${made.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })} · ` +
-    (take.parent ? `continues ${parent ? parent.name : "a deleted take"} · ` : "") +
-    `${take.primer} → ${(take.seconds - take.primer_end).toFixed(0)} s new · ` +
+    (take.parent ? `continues ${parent ? parent.name : "a deleted take"}` : take.primer) +
+    ` → ${(take.seconds - take.primer_end).toFixed(0)} s new · ` +
     `${take.note_count} notes · ${take.model} · T ${take.settings.temperature} · scale ${take.settings.scale ?? "none"}`;
   const instrument = $(".instrument", card);
   for (const i of state.options.instruments) option(instrument, i.name, i.name);
   instrument.value = take.instrument;
   const audio = $(".player", card);
-  if (take.renders.includes(take.instrument)) audio.src = `/api/takes/${take.id}/audio/${take.instrument}.wav`;
+  // the render it plays from: the WAV, or the FLAC once the studio keeps only FLAC
+  const listen = (name, fmt) => { audio.src = `/api/takes/${take.id}/audio/${name}.${fmt}`; };
+  if (take.audio[take.instrument]) listen(take.instrument, take.audio[take.instrument]);
   $(".rerender", card).onclick = async () => {
     const job = await api("POST", `/api/takes/${take.id}/render`, { instrument: instrument.value });
-    const done = await watchJob(job, $("#make-job"), $("#make-error"));
-    if (done.state === "done") { take.instrument = instrument.value; audio.src = `/api/takes/${take.id}/audio/${instrument.value}.wav?${Date.now()}`; setLinks(); }
+    const done = await watchJob(job, null, $("#make-error"));
+    if (done.state === "done") {
+      take.instrument = instrument.value;
+      listen(instrument.value, done.result.path.split(".").pop());
+      setLinks();
+    }
   };
   // Continue: this take is the primer and the card's instrument plays it; the form is left as it was
   $(".continue", card).onclick = () => make({ ...makeRequest(), primer: `take:${take.id}`, instrument: instrument.value });
@@ -204,7 +207,7 @@ async function takeCard(take) {
       a.onclick = fmt === "mid" ? null : async (e) => {
         e.preventDefault();
         const job = await api("POST", `/api/takes/${take.id}/render`, { instrument: instrument.value, format: fmt });
-        const done = await watchJob(job, $("#make-job"), $("#make-error"));
+        const done = await watchJob(job, null, $("#make-error"));
         if (done.state === "done") location.href = a.href;
       };
     }
@@ -212,9 +215,12 @@ async function takeCard(take) {
   instrument.onchange = setLinks;
   setLinks();
   const detail = await api("GET", `/api/takes/${take.id}`);
-  const canvas = $(".roll", card);
+  const canvas = $(".roll", card), view = { zoom: 1 };
   const draw = () => drawRoll(canvas, detail.notes, detail.primer_end, detail.seconds, audio.currentTime,
-                              Number.isFinite(audio.duration) ? audio.duration : 0);
+                              Number.isFinite(audio.duration) ? audio.duration : 0, view.zoom);
+  // zoom: 1, 2, 4 or 8 times closer, the view following the playhead (or opening on the primer's end)
+  $(".zoom-in", card).onclick = () => { view.zoom = Math.min(8, view.zoom * 2); draw(); };
+  $(".zoom-out", card).onclick = () => { view.zoom = Math.max(1, view.zoom / 2); draw(); };
   const follow = () => { draw(); if (!audio.paused) requestAnimationFrame(follow); };
   audio.addEventListener("play", follow);
   audio.addEventListener("seeked", draw);
@@ -229,25 +235,28 @@ const pitchName = (p) => `${NAMES[p % 12]}${Math.floor(p / 12) - 1}`;
 // The piano roll: seconds along the bottom, pitch names up the side, the primer (blue) and
 // the continuation (amber) either side of a labelled line, and a playhead over the whole
 // audio (the reverb's tail runs past the last note, so the span is the longer of the two).
-function drawRoll(canvas, notes, primerEnd, seconds, playhead, audioSeconds) {
+function drawRoll(canvas, notes, primerEnd, seconds, playhead, audioSeconds, zoom = 1) {
   const ratio = devicePixelRatio || 1;
   const w = canvas.width = (canvas.clientWidth || 640) * ratio;
   const h = canvas.height = (canvas.clientHeight || 200) * ratio;
   const g = canvas.getContext("2d");
   g.fillStyle = "#0c0f15"; g.fillRect(0, 0, w, h);
   const left = 34 * ratio, bottom = 16 * ratio, top = 14 * ratio;
-  const span = Math.max(seconds, audioSeconds || 0, 1e-3);
-  const x = (t) => left + (t / span) * (w - left);
+  const whole = Math.max(seconds, audioSeconds || 0, 1e-3), span = whole / zoom;
+  const focus = playhead > 0 ? playhead : primerEnd;               // what a zoomed view keeps in sight
+  const from = zoom > 1 ? Math.min(Math.max(0, focus - span / 3), whole - span) : 0;
+  const x = (t) => left + ((t - from) / span) * (w - left);
   g.font = `${10 * ratio}px system-ui, sans-serif`;
   g.textBaseline = "middle";
   // time axis: a tick every 1, 2, 5, 10, 15, 30 or 60 s, whichever gives about eight
   const step = [1, 2, 5, 10, 15, 30, 60, 120].find((s) => span / s <= 9) || 300;
   g.fillStyle = "#8a93a6"; g.strokeStyle = "rgba(255,255,255,0.07)"; g.textAlign = "center";
-  for (let t = 0; t <= span + 1e-6; t += step) {
+  for (let t = Math.ceil(from / step) * step; t <= from + span + 1e-6; t += step) {
     g.beginPath(); g.moveTo(x(t), top); g.lineTo(x(t), h - bottom); g.stroke();
-    g.fillText(`${t}s`, Math.min(x(t), w - 12 * ratio), h - bottom / 2);
+    g.fillText(`${t}s`, Math.min(Math.max(x(t), left + 8 * ratio), w - 12 * ratio), h - bottom / 2);
   }
-  canvas.dataset.span = span.toFixed(2); canvas.dataset.tick = step;
+  canvas.dataset.span = whole.toFixed(2); canvas.dataset.tick = step;
+  canvas.dataset.view = `${from.toFixed(2)}-${(from + span).toFixed(2)}`;
   if (!notes.length) { canvas.dataset.drawn = 0; return; }
   const low = Math.min(...notes.map((n) => n[2])) - 1, high = Math.max(...notes.map((n) => n[2])) + 1;
   const row = (h - top - bottom) / (high - low + 1);
@@ -262,6 +271,7 @@ function drawRoll(canvas, notes, primerEnd, seconds, playhead, audioSeconds) {
     g.strokeStyle = "rgba(255,255,255,0.05)"; g.beginPath(); g.moveTo(left, y(p) + row); g.lineTo(w, y(p) + row); g.stroke();
   }
   canvas.dataset.pitches = labels.map(pitchName).join(" ");
+  g.save(); g.beginPath(); g.rect(left, 0, w - left, h); g.clip();      // notes before the view stay off the labels
   g.fillStyle = "rgba(111,143,216,0.08)"; g.fillRect(left, top, x(primerEnd) - left, h - top - bottom);
   let drawn = 0;
   for (const [start, end, pitch, velocity] of notes) {
@@ -277,80 +287,9 @@ function drawRoll(canvas, notes, primerEnd, seconds, playhead, audioSeconds) {
   if (playhead > 0) {
     g.strokeStyle = "#ffffff"; g.beginPath(); g.moveTo(x(playhead), top); g.lineTo(x(playhead), h - bottom); g.stroke();
   }
+  g.restore();
   canvas.dataset.drawn = drawn;
   canvas.dataset.playheadX = playhead > 0 ? (x(playhead) / ratio).toFixed(1) : "";
 }
-
-// ---- pipeline ---------------------------------------------------------------------------
-async function loadPipeline() {
-  let view;
-  try { view = await api("GET", "/api/pipeline"); } catch (e) { $("#pipeline-error").textContent = e.message; return; }
-  $("#ws-path").textContent = view.workspace;
-  $("#ws-none").hidden = view.is_workspace;
-  $("#ws-body").hidden = !view.is_workspace;
-  if (!view.is_workspace) return;
-  const stages = $("#stages tbody");
-  stages.innerHTML = "";
-  for (const [name, s] of Object.entries(view.stages)) {
-    const tr = stages.insertRow();
-    tr.innerHTML = `<td>${name}</td><td class="done">${s.done}</td><td>${s.to_do}</td><td class="${s.failed ? "failed" : ""}">${s.failed}</td>`;
-  }
-  const failures = $("#failures");
-  failures.innerHTML = "";
-  for (const [name, s] of Object.entries(view.stages)) {
-    for (const [input, error] of Object.entries(s.errors)) {
-      const box = document.createElement("div");
-      box.className = "failure";
-      box.innerHTML = `<div><b></b> in <i></i>: <span class="line"></span></div><button>Show log</button><pre hidden></pre>`;
-      $("b", box).textContent = input; $("i", box).textContent = name; $(".line", box).textContent = error;
-      $("button", box).onclick = async () => {
-        const logs = await api("GET", `/api/pipeline/logs/${name}?source=${encodeURIComponent(input)}`);
-        $("pre", box).textContent = logs.datums.map((d) => d.log || d.error).join("\n") || "(no log)";
-        $("pre", box).hidden = false;
-      };
-      failures.appendChild(box);
-    }
-  }
-  const stageNames = Object.keys(view.stages).filter((n) => n !== "train");
-  $("#sources thead").innerHTML = `<tr><th>source</th>${stageNames.map((n) => `<th>${n}</th>`).join("")}</tr>`;
-  const sources = $("#sources tbody");
-  sources.innerHTML = "";
-  for (const src of view.sources) {
-    const tr = sources.insertRow();
-    tr.insertCell().textContent = src.name;
-    for (const n of stageNames) { const td = tr.insertCell(); td.textContent = src.stages[n] || ""; td.className = (src.stages[n] || "").replace(" ", "-"); }
-  }
-  const models = $("#models tbody");
-  models.innerHTML = "";
-  for (const m of view.models) {
-    const tr = models.insertRow();
-    tr.insertCell().textContent = m.name;
-    tr.insertCell().textContent = m.validation_loss ? m.validation_loss.toFixed(3) : "";
-    tr.insertCell().textContent = m.files;
-    tr.insertCell().textContent = m.sources.join(", ");
-  }
-  if (view.run && $("#run-job").hidden) watchJob(view.run, $("#run-job"), $("#pipeline-error")).then(loadPipeline);
-}
-
-$("#ws-init").onclick = async () => { await api("POST", "/api/pipeline/init"); loadPipeline(); };
-$("#run").onclick = async () => {
-  try {
-    const job = await api("POST", "/api/pipeline/run");
-    const ticker = setInterval(loadPipeline, 2000);
-    await watchJob(job, $("#run-job"), $("#pipeline-error"));
-    clearInterval(ticker);
-    loadPipeline(); loadOptions();
-  } catch (e) { $("#pipeline-error").textContent = e.message; }
-};
-$("#source-files").addEventListener("change", async (e) => {
-  const error = $("#pipeline-error");
-  error.textContent = "";
-  for (const file of e.target.files) {
-    try { await api("POST", `/api/pipeline/sources?filename=${encodeURIComponent(file.name)}`, undefined, file); }
-    catch (err) { error.textContent = err.message; }
-  }
-  e.target.value = "";
-  loadPipeline();
-});
 
 loadOptions().then(loadTakes).then(showView).catch((e) => { $("#make-error").textContent = e.message; });
