@@ -63,7 +63,8 @@ def test_an_empty_studio_says_what_to_do_first(server, browser, shots):
     wait_for(browser, lambda b: len(Select(b.find_element(By.ID, "primer")).options) >= 8)
     assert browser.find_element(By.CSS_SELECTOR, "#takes .empty").text.startswith("No takes yet.")
     assert not browser.find_element(By.ID, "tray").is_displayed()
-    assert browser.find_element(By.ID, "storage-line").text.startswith("The studio holds")
+    wait_for(browser, lambda b: b.find_element(By.ID, "storage-line").text.startswith("The studio holds"), 30)
+    assert not browser.find_element(By.ID, "keep-flac").is_displayed()      # nothing to shrink yet
     both_sizes(browser, shots, "empty")
 
 
