@@ -144,3 +144,23 @@ def test_cli_warns_when_a_render_is_silent(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stderr.strip().endswith("out.wav: the render is silent: its 8 notes are too short or too quiet "
                                           "to sound")
+
+
+def test_a_piano_roll_names_pitches_and_colours_the_primer_and_continuation_as_the_studio_does(tmp_path):
+    import matplotlib.image
+
+    from ambient.plot import pitch_name, piano_roll
+
+    assert [pitch_name(p) for p in (60, 61, 21, 108)] == ["C4", "C#4", "A0", "C8"]
+    notes = [Note(i, i + 0.9, 60 + i % 5, 100) for i in range(20)]
+
+    def shares(primer_end):
+        image = matplotlib.image.imread(piano_roll(notes, tmp_path / f"roll-{primer_end}.png", primer_end=primer_end))
+        r, g, b = image[..., 0], image[..., 1], image[..., 2]
+        amber = (r > 0.85) & (g > 0.7) & (b < 0.6) & (r - b > 0.3)        # the continuation's colour
+        blue = (b > 0.8) & (r < 0.8) & (b - r > 0.15)                     # the primer's
+        return int(amber.sum()), int(blue.sum())
+
+    amber, blue = shares(10.0)
+    assert amber > 1000 and blue > 1000 and 0.5 < amber / blue < 2            # ten notes each side
+    assert shares(None)[0] == 0                                               # no primer end: all one colour

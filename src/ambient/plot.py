@@ -21,19 +21,39 @@ def _figure(title: str):
     return plt, fig, ax
 
 
-def piano_roll(notes: list[Note], path: str | Path, title: str = "") -> Path:
-    """One bar per note: time across, pitch up, darker for louder."""
+NAMES = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
+PRIMER, CONTINUATION, BOUNDARY = "#6f8fd8", "#e8b04a", "#2a9d80"   # the studio's roll uses the same three
+
+
+def pitch_name(pitch: int) -> str:
+    """MIDI pitch to its name, middle C (60) as C4."""
+    return f"{NAMES[pitch % 12]}{pitch // 12 - 1}"
+
+
+def piano_roll(notes: list[Note], path: str | Path, title: str = "", primer_end: float | None = None) -> Path:
+    """One bar per note: seconds across, pitch up (every C named), stronger for louder; the same
+    picture the studio draws. With `primer_end`, the primer's notes are blue and the
+    continuation's amber, either side of a labelled line."""
     if not notes:
         raise AmbientError(f"{title or path}: no notes to draw")
     plt, fig, ax = _figure(title)
     for n in notes:
-        ax.add_patch(plt.Rectangle((n.start, n.pitch - 0.4), n.duration, 0.8,
-                                   color=plt.cm.viridis(0.15 + 0.8 * n.velocity / 127), linewidth=0))
+        colour = CONTINUATION if primer_end is not None and n.start >= primer_end else PRIMER
+        ax.add_patch(plt.Rectangle((n.start, n.pitch - 0.4), n.duration, 0.8, color=colour,
+                                   alpha=0.45 + 0.55 * n.velocity / 127, linewidth=0))
     low, high = min(n.pitch for n in notes), max(n.pitch for n in notes)
     ax.set_xlim(0, piece_end(notes))
     ax.set_ylim(low - 2, high + 2)
+    cs = [p for p in range(low - 1, high + 2) if p % 12 == 0] or [low, high]
+    ax.set_yticks(cs, [pitch_name(p) for p in cs])
+    ax.grid(axis="y", alpha=0.25)
+    if primer_end is not None:
+        ax.axvline(primer_end, color=BOUNDARY, linewidth=1.2)
+        top = high + 1.5
+        ax.text(primer_end, top, "primer ", ha="right", va="center", color=BOUNDARY)
+        ax.text(primer_end, top, " continuation", ha="left", va="center", color=BOUNDARY)
     ax.set_xlabel("seconds")
-    ax.set_ylabel("MIDI pitch")
+    ax.set_ylabel("pitch")
     return _save(plt, fig, path)
 
 

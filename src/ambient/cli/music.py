@@ -139,6 +139,8 @@ def instruments():
 def plot(
     source: Path = typer.Argument(..., help="A MIDI file (piano roll) or an audio file (spectrogram)."),
     output: Path = typer.Option(..., "--output", "-o", help="PNG file to write."),
+    primer_end: Optional[float] = typer.Option(None, help="Where the primer ends, in seconds: its notes blue, "
+                                               "the continuation's amber (as the studio draws a take)."),
 ):
     """Draw a piano roll of a MIDI file or a spectrogram of an audio file."""
     from ambient import plot as pictures
@@ -146,7 +148,7 @@ def plot(
     if source.suffix.lower() in (".mid", ".midi"):
         from ambient.midi import read_midi
 
-        pictures.piano_roll(read_midi(source), output, title=source.name)
+        pictures.piano_roll(read_midi(source), output, title=source.name, primer_end=primer_end)
     else:
         from ambient.audio import read_audio
 
