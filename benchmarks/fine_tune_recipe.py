@@ -46,11 +46,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--recipe", action="append", default=[])
     parser.add_argument("--work", type=Path, default=Path("runs/recipes"))
+    parser.add_argument("--base", default="default", help="The model each recipe fine-tunes (default: the bundled "
+                                                          "one); the fall is still against the bundled model.")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     judged = list(segments(read_pieces(args.judged)).values())
     base = nll(DEFAULT_MODEL_DIR, judged)
-    shape = read_config(DEFAULT_MODEL_DIR).model.to_dict()
+    shape = read_config(DEFAULT_MODEL_DIR if args.base == "default" else args.base).model.to_dict()
     for recipe in args.recipe or ["lr=3e-4"]:
         chosen = {KEYS[k]: json.loads(v) for k, v in (item.split("=") for item in recipe.split(","))}
         model_config = ModelConfig(**{**shape, **{k: v for k, v in chosen.items() if k == "context"}})
@@ -59,9 +61,9 @@ def main() -> None:
         out = args.work / recipe.replace(",", "_").replace("=", "-")
         shutil.rmtree(out, ignore_errors=True)
         started = time.monotonic()
-        summary = train(args.learn, out, model_config, cfg, init_from="default", log=lambda m: None)
+        summary = train(args.learn, out, model_config, cfg, init_from=args.base, log=lambda m: None)
         after = nll(out, judged)
-        emit({"recipe": recipe, "minutes": args.minutes, "steps": summary["steps"],
+        emit({"recipe": recipe, "base": str(args.base), "minutes": args.minutes, "steps": summary["steps"],
               "seconds": round(time.monotonic() - started, 1), "validation": [summary["initial_validation_loss"],
                                                                              summary["best_validation_loss"]],
               "nll_bundled": base, "nll_after": after, "nll_fall": round(1 - after / base, 4)})
