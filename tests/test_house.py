@@ -12,7 +12,7 @@ import typer
 import ambient
 from ambient.cli import app
 from ambient.cli.output import flag_for
-from ambient.config import CONTINUATION, PIPELINE_RUN, RENDER, STUDIO, ModelConfig, Sampling, TrainConfig, field_default
+from ambient.config import CONTINUATION, PIPELINE_RUN, RENDER, STUDIO, ModelConfig, Sampling, TrainConfig, declared
 from ambient.pipeline.stages import DEFAULT_PARAMS
 from ambient.transcribe.profiles import AutoCleanup
 
@@ -182,8 +182,8 @@ def _home_default(homes, name):
             if name in home:
                 return True, home[name]
         elif isinstance(home, type):
-            if name in home.__dataclass_fields__:
-                return True, field_default(home, name)
+            if hasattr(declared(home), name):
+                return True, getattr(declared(home), name)
         elif hasattr(home, name):
             return True, getattr(home, name)
     return False, None

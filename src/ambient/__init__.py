@@ -14,7 +14,7 @@ modules; no name exported here is also the name of a module, so nothing shadows.
 
 from __future__ import annotations
 
-from importlib import import_module
+from ambient.extras import exports
 
 _EXPORTS = {
     "AmbientError": "ambient.errors",
@@ -34,14 +34,7 @@ _EXPORTS = {
 }
 
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'ambient' has no attribute {name!r}")
-    value = getattr(import_module(_EXPORTS[name]), name)
-    globals()[name] = value  # the next lookup is a plain attribute
-    return value
+__getattr__ = exports(__name__, _EXPORTS)
 
 
 def __dir__() -> list[str]:

@@ -154,11 +154,6 @@ def declared(config: type) -> SimpleNamespace:
     return SimpleNamespace(**{f.name: f.default for f in fields(config) if f.default is not MISSING})
 
 
-def field_default(config: type, name: str):
-    """A config field's declared default (before `__post_init__` fills in derived values)."""
-    [f] = [f for f in fields(config) if f.name == name]
-    return f.default_factory() if f.default is MISSING else f.default
-
 
 CONTINUATION = GenerationConfig()
 PIPELINE_RUN = RunConfig()

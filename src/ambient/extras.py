@@ -9,6 +9,7 @@ and a missing module reaches the user as `ambient render needs soundfile: pip in
 from __future__ import annotations
 
 import importlib
+import sys
 
 from ambient.errors import AmbientError
 
@@ -35,6 +36,20 @@ def require(name: str, what: str = "this"):
         return importlib.import_module(name)
     except ModuleNotFoundError as e:
         raise (missing(e, what) or e) from None
+
+
+def exports(package: str, names: dict[str, str]):
+    """A package's `__getattr__` that imports each public name from its module on first use
+    (`names`: name -> module), so importing the package costs nothing until a name is touched."""
+
+    def load(name: str):
+        if name not in names:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(names[name]), name)
+        setattr(sys.modules[package], name, value)   # the next lookup is a plain attribute
+        return value
+
+    return load
 
 
 class lazy:

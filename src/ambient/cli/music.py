@@ -84,7 +84,8 @@ def generate(
         task = bar.add_task("generating " + ("tokens" if length is not None else "seconds"), total=total)
         made = continue_piece(net, notes, primer_seconds=primer_seconds, length=length, seconds=seconds,
                               sampling=sampling, variations=variations, seed=seed, program=program,
-                              codec=card.codec, controls=controls, on_step=lambda n, done: bar.update(task, completed=done * total))
+                              codec=card.codec, controls=controls,
+                              on_step=lambda n, done: bar.update(task, completed=done * total))
     pieces = [c.notes for c in made]
     for i, piece in enumerate(pieces, 1):
         path = output if variations == 1 else output.with_name(f"{output.stem}-{i}{output.suffix}")

@@ -43,7 +43,8 @@ def evaluate_model(model_dir: str | Path | None, pieces: dict[str, list], cfg: E
     from ambient.checkpoint import DEFAULT_MODEL_DIR, load_model
 
     model, card = load_model(model_dir or DEFAULT_MODEL_DIR, device=device)
-    card = card.labelled(label or (str(model_dir) if model_dir is not None else "bundled"))
+    if label is not None:                    # read_config names it by its folder, or "bundled"
+        card = card.labelled(label)
     report = evaluate(model, card, pieces, cfg or EvalConfig(), corpus, on_piece)
     for name, why in report["skipped"].items():
         warn(f"skipped {name}: {why}")

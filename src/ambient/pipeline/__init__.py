@@ -8,7 +8,7 @@ defaults without loading the runner, the manifest and their queries.
 
 from __future__ import annotations
 
-from importlib import import_module
+from ambient.extras import exports
 
 _EXPORTS = {
     "evaluation_set": "ambient.pipeline.queries", "latest_model": "ambient.pipeline.queries",
@@ -19,11 +19,4 @@ _EXPORTS = {
 }
 
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'ambient.pipeline' has no attribute {name!r}")
-    value = getattr(import_module(_EXPORTS[name]), name)
-    globals()[name] = value
-    return value
+__getattr__ = exports(__name__, _EXPORTS)

@@ -12,7 +12,6 @@ from pathlib import Path
 
 from ambient.config import CONTINUATION, RENDER, STUDIO, Sampling
 from ambient.errors import AmbientError
-from ambient.files import partial_path
 from ambient.notes import Note, piece_end, shift
 from ambient.studio.jobs import Job
 from ambient.studio.takes import Studio, display_name, new_id, safe_label
@@ -165,7 +164,7 @@ def render_take(studio: Studio, take: str, instrument: str, fmt: str, job: Job |
 def keep_only_flac(studio: Studio, job: Job) -> dict:
     """Every take's WAV renders as FLAC (lossless, about half the size), the WAVs gone, and the
     takes made from now on rendered as FLAC: what a person asks for when the workspace grows."""
-    import soundfile as sf
+    from ambient.audio import audio_writer, read_audio
 
     studio.set_keep("flac")
     wavs = sorted((studio.root / "takes").glob("*/*.wav"))
@@ -174,9 +173,9 @@ def keep_only_flac(studio: Studio, job: Job) -> dict:
         job.progress(i / max(1, len(wavs)), f"keeping {wav.parent.name} as FLAC ({i + 1} of {len(wavs)})")
         flac = wav.with_suffix(".flac")
         if not flac.exists():
-            audio, rate = sf.read(wav, dtype="float32", always_2d=True)
-            with partial_path(flac) as partial:
-                sf.write(partial, audio, rate, format="FLAC", subtype="PCM_16")
+            audio, rate = read_audio(wav)                           # (channels, n)
+            with audio_writer(flac, rate, channels=audio.shape[0]) as out:
+                out.write(audio.T)
         before, after = before + wav.stat().st_size, after + flac.stat().st_size
         wav.unlink()
     return {"converted": len(wavs), "bytes_before": before, "bytes_after": after}

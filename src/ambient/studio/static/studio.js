@@ -68,7 +68,8 @@ async function loadOptions() {
   const primer = $("#primer");
   primer.innerHTML = "";
   for (const s of o.seeds) option(primer, `seed:${s.name}`, `seed ${s.name} (${s.seconds} s, ${s.notes} notes)`);
-  for (const u of o.uploads) option(primer, `upload:${u.id}`, `${u.label} (${u.kind}, ${new Date(u.created * 1000).toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" })})`);
+  const when = (u) => new Date(u.created * 1000).toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+  for (const u of o.uploads) option(primer, `upload:${u.id}`, `${u.label} (${u.kind}, ${when(u)})`);
   showUploads(o.uploads);
   const model = $("#model");
   model.innerHTML = "";
