@@ -124,7 +124,7 @@ FLOORS = [
     ("errors", "notes", "files", "loudness", "extras"),
     ("midi", "codec", "audio", "compose", "plot", "device"),
     ("config", "controls", "seeds", "ingest", "transcribe", "render"),
-    ("model", "checkpoint", "sampling", "train", "evaluate", "stream", "live"),
+    ("model", "attention", "decoder", "checkpoint", "sampling", "train", "evaluate", "stream", "live"),
     ("pipeline", "cluster"),
     ("cli", "studio", "__main__", ""),
 ]

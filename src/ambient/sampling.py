@@ -19,6 +19,7 @@ from ambient.codec import (DEFAULT_CODEC, END, NOTE_OFF, NOTE_ON, PAD, START, Co
                           normalize, restate)
 from ambient.config import CONTINUATION, Sampling
 from ambient.controls import Constraint, Controls, PlayState
+from ambient.decoder import Decoder
 from ambient.errors import ParameterError
 from ambient.model import MusicTransformer
 from ambient.notes import Note, piece_end, shift
@@ -26,7 +27,8 @@ from ambient.notes import Note, piece_end, shift
 
 def filter_logits(logits: torch.Tensor, s: Sampling) -> torch.Tensor:
     """Logits (B, V) with the excluded tokens at -inf."""
-    logits = logits / s.temperature
+    if s.temperature != 1.0:
+        logits = logits / s.temperature
     if s.top_k and s.top_k < logits.size(-1):
         kth = torch.topk(logits, s.top_k, dim=-1).values[:, -1:]
         logits = logits.masked_fill(logits < kth, float("-inf"))
@@ -35,10 +37,24 @@ def filter_logits(logits: torch.Tensor, s: Sampling) -> torch.Tensor:
         logits = logits.masked_fill(probs < s.min_p * probs.max(-1, keepdim=True).values, float("-inf"))
     if s.top_p < 1:
         sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
-        cumulative = sorted_logits.softmax(-1).cumsum(-1)
-        drop = cumulative - sorted_logits.softmax(-1) >= s.top_p  # keep the token that crosses p
+        probs = sorted_logits.softmax(-1)
+        drop = probs.cumsum(-1) - probs >= s.top_p  # keep the token that crosses p
         logits = logits.masked_fill(drop.scatter(-1, order, drop), float("-inf"))
     return logits
+
+
+def draw(probs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """One token per row (B, 1) from probabilities (B, V): `torch.multinomial(probs, 1)`'s own method.
+
+    For one draw, multinomial takes argmax(p / q) with q ~ Exp(1) (the Gumbel-max trick
+    with the exp applied), after checking that p is finite, non-negative and not all zero;
+    those checks read the tensor back to the host twice a step. Ours are guaranteed by
+    construction (a softmax with at least one finite logit), so this draws the same token
+    from the same generator state without them: same seed, same music, a step faster,
+    and nothing that waits on the device.
+    """
+    q = torch.empty_like(probs).exponential_(1, generator=generator)
+    return (probs / q).argmax(-1, keepdim=True)
 
 
 def release_sounding(logits: torch.Tensor, states: list[PlayState]) -> torch.Tensor:
@@ -54,12 +70,16 @@ def release_sounding(logits: torch.Tensor, states: list[PlayState]) -> torch.Ten
     least one step long, so the model never saw a note end where it began.
     """
     offs = logits[:, NOTE_OFF:NOTE_OFF + 128]
-    sounding = torch.zeros_like(offs, dtype=torch.bool)
+    rows, pitches = [], []
     for b, state in enumerate(states):
-        sounding[b, [p for p, note in state.notes.items() if note.step < state.now]] = True
-    everything = torch.logsumexp(offs, -1, keepdim=True)                              # (B, 1)
-    held = torch.logsumexp(offs.masked_fill(~sounding, float("-inf")), -1, keepdim=True)
-    moved = (offs + (everything - held)).masked_fill(~sounding, float("-inf"))
+        held = [p for p, note in state.notes.items() if note.step < state.now]
+        rows += [b] * len(held)
+        pitches += held
+    silent = torch.ones_like(offs, dtype=torch.bool)
+    silent[rows, pitches] = False
+    weight = (offs - offs.amax(-1, keepdim=True)).exp()       # (B, 128): the offs' probabilities, unnormalised
+    share = weight.sum(-1, keepdim=True) / weight.masked_fill(silent, 0).sum(-1, keepdim=True)
+    moved = (offs + share.log()).masked_fill(silent, float("-inf"))
     logits = logits.clone()
     logits[:, NOTE_OFF:NOTE_OFF + 128] = moved
     return logits
@@ -140,6 +160,7 @@ def continue_tokens(model: MusicTransformer, primer: np.ndarray, *, length: int 
     banned[[PAD, START, END]] = True  # a continuation neither restarts nor ends the piece
     static = None if constraint is None else torch.as_tensor(constraint.static, device=device)
     cache = model.new_cache(variations)
+    decoder = Decoder(model)
 
     def read(length: int) -> torch.Tensor:
         """Re-read the newest `length` tokens of every stream into an empty cache; the last logits."""
@@ -158,7 +179,7 @@ def continue_tokens(model: MusicTransformer, primer: np.ndarray, *, length: int 
             logits = logits + static
             logits[:, NOTE_ON:NOTE_OFF] += dynamic.unsqueeze(1)
             logits[:, NOTE_OFF:NOTE_OFF + 128] += offs
-        token = torch.multinomial(filter_logits(logits, sampling).softmax(-1), 1, generator=generator)  # (B, 1)
+        token = draw(filter_logits(logits, sampling).softmax(-1), generator)           # (B, 1)
         new.append(token)
         for b, t in enumerate(token[:, 0].tolist()):
             streams[b].append(t)
@@ -175,7 +196,7 @@ def continue_tokens(model: MusicTransformer, primer: np.ndarray, *, length: int 
         if cache.length == context:  # slide: re-read the newest half of the window
             logits = read(keep)
         else:
-            logits = model(token, cache=cache)[0][:, -1]
+            logits = decoder.step(token, cache)
     tokens = torch.cat(new, 1).cpu().numpy().astype(np.uint16)
     ends = [f if f >= 0 else tokens.shape[1] for f in finished_at]
     return [row[:end] for row, end in zip(tokens, ends)]
