@@ -51,3 +51,25 @@ def midi_folder(tmp_path):
     for i in range(8):
         write_midi(folder / f"piece{i}.mid", arpeggio_piece(rng))
     return folder
+
+
+# GPU-only tests (`@pytest.mark.gpu`) run wherever torch sees a CUDA device. Elsewhere they
+# are deselected, never skipped in silence: the summary says how many and how to run them.
+# Each GPU path also has CPU tests of its own (tests/test_attention.py, tests/test_decoder.py).
+_GPU_DESELECTED: list[str] = []
+
+
+def pytest_collection_modifyitems(config, items):
+    if torch.cuda.is_available():
+        return
+    gpu = [item for item in items if item.get_closest_marker("gpu")]
+    if gpu:
+        _GPU_DESELECTED.extend(item.nodeid for item in gpu)
+        config.hook.pytest_deselected(items=gpu)
+        items[:] = [item for item in items if not item.get_closest_marker("gpu")]
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _GPU_DESELECTED:
+        terminalreporter.write_line(f"{len(_GPU_DESELECTED)} GPU-only tests not run: torch sees no CUDA device "
+                                    f"here (on a GPU machine they run with the rest; `pytest -m gpu` runs only them)")

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ambient.codec import NOTE_OFF, NOTE_ON, TIME_SHIFT, vocab_size
-from ambient.decoder import Decoder
+from ambient.decoder import Decoder, GraphDecoder
 from ambient.model import MusicTransformer
 from ambient.sampling import draw
 from tests.conftest import tiny_config
@@ -62,3 +62,42 @@ def test_draw_takes_the_token_multinomial_takes_from_the_same_generator(seed, ro
         token = draw(probs, ours)
         assert torch.equal(token, torch.multinomial(probs, 1, generator=theirs))
         assert bool((probs.gather(1, token) > 0).all())
+
+
+@pytest.mark.parametrize("positions,R", [("relative", 24), ("relative", 100), ("absolute", 24)])
+def test_the_fixed_shape_step_a_gpu_captures_equals_the_eager_step(positions, R):
+    """`GraphDecoder`'s step run eagerly (what a CUDA graph replays) against `Decoder.step`,
+    through the farthest distance and a slide, with notes sounding."""
+    model = _model(positions=positions, max_relative_distance=R)
+    tokens = torch.randint(3, VOCAB, (2, 64), generator=torch.Generator().manual_seed(2))
+    tokens[:, 10:16] = torch.tensor([NOTE_ON + 60, NOTE_ON + 64, TIME_SHIFT, NOTE_OFF + 60, NOTE_ON + 60, TIME_SHIFT])
+    eager_cache, fixed_cache = model.new_cache(2), model.new_cache(2)
+    eager = Decoder(model)
+    with torch.no_grad():
+        for cache in (eager_cache, fixed_cache):
+            model(tokens[:, :6], cache=cache)
+        fixed = GraphDecoder(model, fixed_cache, graph=False)
+        for start, stop in ((6, 40), (50, 64)):
+            for t in range(start, stop):
+                want = eager.step(tokens[:, t:t + 1], eager_cache)
+                got = fixed.step(tokens[:, t:t + 1], fixed_cache)
+                assert torch.allclose(got, want, atol=1e-5), t
+            assert fixed_cache.length == eager_cache.length == (stop if start == 6 else 24)
+            for cache in (eager_cache, fixed_cache):  # a slide: re-read tokens 40-49 from position 0
+                cache.length = 0
+                model(tokens[:, 40:50], cache=cache)
+        with pytest.raises(ValueError, match="only the cache it was built for"):
+            fixed.step(tokens[:, :1], eager_cache)
+
+
+@pytest.mark.gpu
+def test_a_captured_graph_samples_the_same_tokens_as_eager_decoding_on_a_gpu(monkeypatch):
+    from ambient import sampling
+
+    model = _model().cuda()
+    primer = torch.randint(3, VOCAB, (30,), generator=torch.Generator().manual_seed(3)).numpy()
+    graphed = sampling.continue_tokens(model, primer, length=120, variations=3, seed=4)
+    monkeypatch.setattr(sampling, "GraphDecoder", lambda model, cache: Decoder(model))
+    eager = sampling.continue_tokens(model, primer, length=120, variations=3, seed=4)
+    for a, b in zip(graphed, eager):
+        assert (a == b).all()

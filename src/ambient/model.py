@@ -27,6 +27,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ambient.attention import flex_relative, fused_available
 from ambient.codec import NOTE_OFF, NOTE_ON, PAD
 from ambient.config import ModelConfig
 
@@ -79,8 +80,9 @@ def sounding_notes(idx: torch.Tensor, cache: KVCache | None = None) -> torch.Ten
     fresh = cache is None or cache.length == 0
     on = last((idx >= NOTE_ON) & (idx < NOTE_OFF), None if fresh else cache.last_on)
     off = last((idx >= NOTE_OFF) & (idx < NOTE_OFF + 128), None if fresh else cache.last_off)
-    if cache is not None:
-        cache.last_on, cache.last_off = on[:, -1], off[:, -1]
+    if cache is not None:  # in place: a captured CUDA graph (ambient.decoder) reads these very tensors
+        cache.last_on.copy_(on[:, -1])
+        cache.last_off.copy_(off[:, -1])
     return (on > off).float()
 
 
@@ -101,6 +103,8 @@ def skew(qe: torch.Tensor) -> torch.Tensor:
 
 
 class Attention(nn.Module):
+    kernel = "auto"  # "auto": FlexAttention on GPUs when training or scoring; "skew": the reference everywhere
+
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.n_head = config.n_head
@@ -173,6 +177,8 @@ class Attention(nn.Module):
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True) if L == T else \
                 F.scaled_dot_product_attention(q, k, v, attn_mask=torch.ones(T, L, dtype=torch.bool,
                                                                              device=x.device).tril(L - T))
+        elif cache is None and self.kernel == "auto" and fused_available(q):
+            y = flex_relative(q, k, v, self.rel)                         # one fused kernel (ambient.attention)
         else:
             y = torch.cat([self._relative_block(q[:, :, a:a + QUERY_BLOCK], k, v, L - T + a)
                            for a in range(0, T, QUERY_BLOCK)], dim=2)     # (B, H, T, hd)
