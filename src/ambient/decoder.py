@@ -34,6 +34,7 @@ class _Layer:
     ff1: tuple[torch.Tensor, torch.Tensor]
     ff2: tuple[torch.Tensor, torch.Tensor]
     attention: object                            # the layer's `Attention`, for its relative keys
+    reach: torch.Tensor | None = None            # Er with the farthest row once more in front: (H, R + 1, hd)
 
 
 def _transposed(linear) -> tuple[torch.Tensor, torch.Tensor]:
@@ -56,10 +57,23 @@ class Decoder:
         self.layers = [_Layer(_norm(b.ln1), _transposed(b.attn.qkv), _transposed(b.attn.proj), _norm(b.ln2),
                               _transposed(b.ff1), _transposed(b.ff2), b.attn) for b in model.blocks]
         self.ln_f = _norm(model.ln_f)
+        for layer in self.layers:
+            if layer.attention.relative:
+                rel = layer.attention.rel.detach()
+                layer.reach = torch.cat([rel[:, :1], rel], dim=1)
+
+    def step(self, idx: torch.Tensor, cache: KVCache) -> torch.Tensor:
+        """Logits (B, vocab) for one new token per row, idx (B, 1); the cache grows by one."""
+        # oneDNN's GELU costs 11 us a call here whatever its size, ATen's own 2-3 us
+        onednn, torch.backends.mkldnn.enabled = torch.backends.mkldnn.enabled, False
+        try:
+            return self._step(idx, cache)
+        finally:
+            torch.backends.mkldnn.enabled = onednn
 
     @torch.inference_mode()
-    def step(self, idx: torch.Tensor, cache: KVCache) -> torch.Tensor:
-        """Logits (B, vocab) for one new token per row, idx (B, 1); the cache grows by one.
+    def _step(self, idx: torch.Tensor, cache: KVCache) -> torch.Tensor:
+        """`step`'s work.
 
         Every op here costs a few microseconds of dispatch whatever its size, so the step
         is written in as few as it takes: biases and residuals folded into in-place
@@ -84,7 +98,7 @@ class Decoder:
             v.narrow(2, L - 1, 1).copy_(qkv[:, 2])
             keys = k.narrow(2, 0, L)                                         # (B, H, L, hd)
             if table is not None:
-                keys = self._relative(keys, table, cache.settled, attention.rel)
+                keys = self._relative(keys, table, cache.settled, layer.reach)
             y = F.scaled_dot_product_attention(qkv[:, 0], keys, v.narrow(2, 0, L))  # (B, H, 1, hd)
             x.addmm_(y.view(B, C), layer.proj[0]).add_(layer.proj[1])
             h = torch.addmm(layer.ff1[1], torch.layer_norm(x, (C,), *layer.ln2), layer.ff1[0])
@@ -95,19 +109,20 @@ class Decoder:
         return torch.layer_norm(x, (C,), *self.ln_f) @ self.head
 
     @staticmethod
-    def _relative(keys: torch.Tensor, table: torch.Tensor, settled: int, rel: torch.Tensor) -> torch.Tensor:
+    def _relative(keys: torch.Tensor, table: torch.Tensor, settled: int, reach: torch.Tensor) -> torch.Tensor:
         """Keys plus the relative embedding of their distance to the one query at the end (B, H, L, hd).
 
         For that query the skew is the identity: q·(k_j + e_(L-1-j)) is the whole logit. Keys
         at distance R - 1 or more all get the farthest embedding and keep it, so they are
-        added once (`settled` leading positions already hold theirs) and only the nearest R
-        are added each step: the cache is streamed once a step, not three times.
+        added once (`settled` leading positions already hold theirs) and only the nearest
+        R + 1 are added each step (`reach` covers the key that just moved past R): the
+        cache is streamed once a step, not three times.
         """
-        L, R = keys.shape[2], rel.shape[1]
-        near = min(L, R)
-        if settled < L - near:
-            torch.add(keys[:, :, settled:L - near], rel[:, :1], out=table[:, :, settled:L - near])
-        torch.add(keys.narrow(2, L - near, near), rel.narrow(1, R - near, near), out=table.narrow(2, L - near, near))
+        L, R1 = keys.shape[2], reach.shape[1]
+        near = min(L, R1)
+        if settled < L - near:  # after a re-read of the window: settle every older key at once
+            torch.add(keys[:, :, settled:L - near], reach[:, :1], out=table[:, :, settled:L - near])
+        torch.add(keys.narrow(2, L - near, near), reach.narrow(1, R1 - near, near), out=table.narrow(2, L - near, near))
         return table.narrow(2, 0, L)
 
 
