@@ -116,8 +116,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one training shape, 512 tokens: a smoke run")
     args = parser.parse_args()
-    if not torch.cuda.is_available():
-        raise SystemExit("benchmarks/gpu.py: torch sees no CUDA device here")
+    if not torch.cuda.is_available():  # `make bench` runs every script: say so and pass
+        print(json.dumps({"benchmark": "gpu", "device": None, "missing": "torch sees no CUDA device here"}))
+        return
     torch.backends.cuda.matmul.allow_tf32 = False  # generation compares fp32 with fp32
     report = {"benchmark": "gpu", "device": torch.cuda.get_device_name(0), "torch": torch.__version__}
     start = time.perf_counter()

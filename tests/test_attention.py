@@ -31,9 +31,15 @@ def _inputs(T: int, R: int, device="cpu", seed=0):
     return attention, q, k, v
 
 
-def _grads(out: torch.Tensor, *tensors) -> list[torch.Tensor]:
-    weights = torch.randn_like(out)  # a loss that weighs every output differently
-    return list(torch.autograd.grad((out * weights).sum(), tensors))
+def assert_same_attention(got: torch.Tensor, want: torch.Tensor, inputs, atol: float, grad_atol: float,
+                          rtol: float = 1e-5):
+    """The same values, and the same gradients for q, k, v and Er under a loss that weighs
+    every output differently."""
+    assert torch.allclose(got, want, atol=atol)
+    weights = torch.randn(got.shape, generator=torch.Generator().manual_seed(1)).to(got.device)
+    for name, a, b in zip("q k v rel".split(), torch.autograd.grad((got * weights).sum(), inputs),
+                          torch.autograd.grad((want * weights).sum(), inputs)):
+        assert torch.allclose(a, b, atol=grad_atol, rtol=rtol), name
 
 
 def test_the_table_holds_q_times_each_distance_embedding():
@@ -47,17 +53,8 @@ def test_the_table_holds_q_times_each_distance_embedding():
 @pytest.mark.parametrize("T,R", [(40, 8), (300, 24), (130, 200), (17, 17)])
 def test_the_table_rule_equals_the_skew_forward_and_backward(T, R):
     attention, q, k, v = _inputs(T, R)
-    torch.manual_seed(9)
-    dense = dense_relative(q, k, v, attention.rel)
-    torch.manual_seed(9)
-    skew = skew_attention(attention, q, k, v)
-    assert torch.allclose(dense, skew, atol=1e-5)
-    torch.manual_seed(1)
-    got = _grads(dense, q, k, v, attention.rel)
-    torch.manual_seed(1)
-    want = _grads(skew, q, k, v, attention.rel)
-    for name, a, b in zip("q k v rel".split(), got, want):
-        assert torch.allclose(a, b, atol=1e-5), name
+    assert_same_attention(dense_relative(q, k, v, attention.rel), skew_attention(attention, q, k, v),
+                          (q, k, v, attention.rel), atol=1e-5, grad_atol=1e-5)
 
 
 @pytest.mark.filterwarnings("ignore:flex_attention called without torch.compile")
@@ -81,15 +78,8 @@ def test_the_cpu_keeps_the_skew_for_training():
 @pytest.mark.parametrize("T,R", [(256, 64), (1024, 256)])
 def test_the_fused_kernel_on_a_gpu_equals_the_skew_forward_and_backward(T, R):
     attention, q, k, v = _inputs(T, R, device="cuda")
-    fused = flex_relative(q, k, v, attention.rel)
-    skew = skew_attention(attention, q, k, v)
-    assert torch.allclose(fused, skew, atol=2e-4)
-    torch.manual_seed(1)
-    got = _grads(fused, q, k, v, attention.rel)
-    torch.manual_seed(1)
-    want = _grads(skew, q, k, v, attention.rel)
-    for name, a, b in zip("q k v rel".split(), got, want):
-        assert torch.allclose(a, b, atol=2e-3, rtol=1e-3), name
+    assert_same_attention(flex_relative(q, k, v, attention.rel), skew_attention(attention, q, k, v),
+                          (q, k, v, attention.rel), atol=2e-4, grad_atol=2e-3, rtol=1e-3)
 
 
 @pytest.mark.gpu

@@ -178,3 +178,16 @@ def test_token_files_round_trip_and_bad_ones_are_named(tmp_path):
                           ("text", "not a token file")]:
         with pytest.raises(AmbientError, match=rf"{name}\.npy: .*{problem}"):
             read_tokens(tmp_path / f"{name}.npy")
+
+
+def test_a_midi_files_text_is_ascii_so_every_reader_reads_it_the_same(tmp_path):
+    """A studio take's marker ('… · take 2', a user's accented name) used to come back from
+    Latin-1 readers (mido, most DAWs) as 'Â·'."""
+    import mido
+
+    from ambient.midi import write_midi
+    from ambient.notes import Note
+
+    path = write_midi(tmp_path / "take.mid", [Note(0.0, 1.0, 60, 80)], text="ambient studio: Café · take 2 — “drone”")
+    markers = [m.text for track in mido.MidiFile(path).tracks for m in track if m.type == "marker"]
+    assert markers == ['ambient studio: Cafe - take 2 - "drone"']

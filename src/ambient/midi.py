@@ -8,6 +8,7 @@ once it is complete.
 
 from __future__ import annotations
 
+import unicodedata
 from bisect import bisect_right
 from collections import defaultdict
 from pathlib import Path
@@ -128,10 +129,19 @@ def write_midi(path: str | Path, notes: list[Note], *, text: str | None = None, 
             track.notes.append(symusic.Note(start, max(1, ticks(n.end) - start), n.pitch, n.velocity))
         score.tracks.append(track)
     if text:
-        score.markers.append(symusic.TextMeta(0, text))
+        score.markers.append(symusic.TextMeta(0, midi_text(text)))
     with partial_path(path, suffix=".mid") as tmp:
         score.dump_midi(str(tmp))
     return path
+
+
+def midi_text(text: str) -> str:
+    """`text` in ASCII, as a MIDI file's text events should be (the standard says ASCII;
+    readers guess Latin-1 or UTF-8, so 'take · 2' came back as 'take Â· 2'): accents are
+    dropped from their letters, dashes and the middle dot become '-', anything else '?'."""
+    text = text.translate({0xB7: "-", 0x2013: "-", 0x2014: "-", 0x2018: "'", 0x2019: "'", 0x201C: '"', 0x201D: '"'})
+    folded = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return folded.encode("ascii", "replace").decode("ascii")
 
 
 def _ticks(seconds: float) -> int:
