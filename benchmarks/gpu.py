@@ -81,14 +81,14 @@ def training(quick: bool) -> list[dict]:
 
 
 def ours_rate(model, primer: np.ndarray, batch: int, tokens: int, graph: bool) -> float:
-    original = sampling.GraphDecoder
+    original = sampling.decoder_for
     if not graph:
-        sampling.GraphDecoder = lambda model, cache: decoders.Decoder(model)
+        sampling.decoder_for = lambda model, cache: decoders.Decoder(model)
     try:
         run = lambda: sampling.continue_tokens(model, primer, length=tokens, variations=batch, seed=0)  # noqa: E731
         return batch * tokens / seconds(run, 1)
     finally:
-        sampling.GraphDecoder = original
+        sampling.decoder_for = original
 
 
 def generation(quick: bool) -> dict:

@@ -232,3 +232,9 @@ class GraphDecoder(Decoder):
             event = ((token >= first) & (token < end)).unsqueeze(1)
             last.scatter_(1, pitch, torch.where(event, at, last.gather(1, pitch)))
         return (cache.last_on > cache.last_off).float()
+
+
+def decoder_for(model: MusicTransformer, cache: KVCache) -> Decoder:
+    """The fastest decoder for the cache's device: on a GPU each step replays one captured
+    CUDA graph; elsewhere the eager step, which reads only the filled part of the cache."""
+    return GraphDecoder(model, cache) if cache.k.is_cuda else Decoder(model)

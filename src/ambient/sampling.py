@@ -19,7 +19,7 @@ from ambient.codec import (DEFAULT_CODEC, END, NOTE_OFF, NOTE_ON, PAD, START, Co
                           normalize, restate)
 from ambient.config import CONTINUATION, Sampling
 from ambient.controls import Constraint, Controls, PlayState
-from ambient.decoder import Decoder, GraphDecoder
+from ambient.decoder import decoder_for
 from ambient.errors import ParameterError
 from ambient.model import MusicTransformer
 from ambient.notes import Note, piece_end, shift
@@ -168,8 +168,7 @@ def continue_tokens(model: MusicTransformer, primer: np.ndarray, *, length: int 
         return model(torch.as_tensor(rows, device=device), cache=cache)[0][:, -1]
 
     logits = read(min(len(streams[0]), context if len(streams[0]) < context else keep))
-    # on a GPU each step replays one captured CUDA graph; elsewhere the eager step is fastest
-    decoder = GraphDecoder(model, cache) if device.type == "cuda" else Decoder(model)
+    decoder = decoder_for(model, cache)
     finished_at = [-1] * variations
     new = []
     for step in range(budget):
