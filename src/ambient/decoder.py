@@ -16,6 +16,7 @@ The numbers equal `MusicTransformer.forward`'s to float rounding (a test holds t
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -154,21 +155,21 @@ class GraphDecoder(Decoder):
     def _capture(self) -> torch.Tensor:
         self._sync()
         saved = (self.cache.k.clone(), self.cache.v.clone(), self.cache.last_on.clone(), self.cache.last_off.clone())
-        stream = torch.cuda.Stream()
-        stream.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(stream), torch.inference_mode():
-            for _ in range(2):                 # warm-up: kernels chosen and loaded outside the capture
-                self._static_step()
-                self.length.sub_(1)
-        torch.cuda.current_stream().wait_stream(stream)
-        self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph), torch.inference_mode():
-            logits = self._static_step()
-        # the warm-up and capture wrote a key, a value and maybe a note: put the cache back
-        for tensor, kept in zip((self.cache.k, self.cache.v, self.cache.last_on, self.cache.last_off), saved):
-            tensor.copy_(kept)
-        self.length.fill_(self.cache.length)
-        return logits
+        try:
+            stream = torch.cuda.Stream()
+            stream.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(stream), torch.inference_mode():
+                for _ in range(2):             # warm-up: kernels chosen and loaded outside the capture
+                    self._static_step()
+                    self.length.sub_(1)
+            torch.cuda.current_stream().wait_stream(stream)
+            self.graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(self.graph), torch.inference_mode():
+                return self._static_step()
+        finally:  # the warm-up wrote a key, a value and maybe a note: put the cache back
+            for tensor, kept in zip((self.cache.k, self.cache.v, self.cache.last_on, self.cache.last_off), saved):
+                tensor.copy_(kept)
+            self.length.fill_(self.cache.length)
 
     def _sync(self) -> None:
         """The device length follows the host's after a re-read of the window (a slide)."""
@@ -236,5 +237,12 @@ class GraphDecoder(Decoder):
 
 def decoder_for(model: MusicTransformer, cache: KVCache) -> Decoder:
     """The fastest decoder for the cache's device: on a GPU each step replays one captured
-    CUDA graph; elsewhere the eager step, which reads only the filled part of the cache."""
-    return GraphDecoder(model, cache) if cache.k.is_cuda else Decoder(model)
+    CUDA graph; elsewhere the eager step, which reads only the filled part of the cache.
+    A GPU that cannot capture the graph decodes eagerly, with a warning, rather than fail."""
+    if not cache.k.is_cuda:
+        return Decoder(model)
+    try:
+        return GraphDecoder(model, cache)
+    except RuntimeError as error:  # e.g. a driver without graph capture
+        warnings.warn(f"CUDA graph capture failed ({error}); decoding step by step instead", stacklevel=2)
+        return Decoder(model)
