@@ -61,7 +61,6 @@ def train_step_seconds(config: ModelConfig, batch: int, kernel: str, steps: int)
         return seconds(step, steps)
     finally:
         Attention.kernel = "auto"
-        del model, optimizer
 
 
 def training(quick: bool) -> list[dict]:

@@ -19,6 +19,7 @@ keeps the skew.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from functools import lru_cache
 
@@ -83,10 +84,4 @@ def flex_relative(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, rel: torch.
 def fused_available(q: torch.Tensor) -> bool:
     """Whether `flex_relative` runs as a fused kernel for these queries (a CUDA device and a
     torch with FlexAttention)."""
-    if not q.is_cuda:
-        return False
-    try:
-        import torch.nn.attention.flex_attention  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return q.is_cuda and importlib.util.find_spec("torch.nn.attention.flex_attention") is not None

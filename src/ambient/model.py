@@ -44,20 +44,20 @@ class KVCache:
         self.k = torch.zeros(shape, device=device, dtype=dtype)
         self.v = torch.zeros(shape, device=device, dtype=dtype)
         self.length = 0
-        # for the decoder (`ambient.decoder`): keys plus their relative embeddings, and how many
-        # leading positions already hold key + the farthest embedding, which no longer changes
-        self.relative_keys = torch.zeros(shape, device=device, dtype=dtype) if config.positions == "relative" else None
+        # for the decoder (`ambient.decoder`): each key plus the relative embedding of its distance
+        # from the newest token, and how many leading positions already hold key + the farthest
+        # embedding, which no longer changes
+        self.keys_placed = torch.zeros(shape, device=device, dtype=dtype) if config.positions == "relative" else None
         self.settled = 0
         self._views = None
         # per pitch, the position of its last note-on and last note-off so far (-1: none)
         self.last_on = torch.full((batch, 128), -1, dtype=torch.long, device=device)
         self.last_off = torch.full((batch, 128), -1, dtype=torch.long, device=device)
 
-
     def layer_views(self) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]:
         """Per layer: its keys, values and keys-plus-relative-embeddings (B, H, context, hd), as views."""
         if self._views is None:
-            tables = self.relative_keys.unbind(0) if self.relative_keys is not None else [None] * len(self.k)
+            tables = self.keys_placed.unbind(0) if self.keys_placed is not None else [None] * len(self.k)
             self._views = list(zip(self.k.unbind(0), self.v.unbind(0), tables))
         return self._views
 
