@@ -84,19 +84,18 @@ class Decoder:
         B, L = idx.shape[0], cache.length + 1
         if L > self.config.context:
             raise ValueError(f"{L} tokens exceed the context of {self.config.context}")
-        x = self.embed[idx[:, 0]]                                           # (B, C): a copy, safe to add into
+        x = self.embed.index_select(0, idx[:, 0])                           # (B, C): a copy, safe to add into
         C = x.shape[-1]
         if self.sounding is not None:
             x.addmm_(sounding_notes(idx, cache)[:, 0], self.sounding)
         if self.position is not None:
             x.add_(self.position[L - 1])
         views = cache.layer_views()
-        for layer, (k, v, table) in zip(self.layers, views):
+        for layer, (kv, k, v, table) in zip(self.layers, views):
             attention = layer.attention
             qkv = torch.addmm(layer.qkv[1], torch.layer_norm(x, (C,), *layer.ln1), layer.qkv[0])
             qkv = qkv.view(B, 3, attention.n_head, 1, attention.head_dim)
-            k.narrow(2, L - 1, 1).copy_(qkv[:, 1])
-            v.narrow(2, L - 1, 1).copy_(qkv[:, 2])
+            kv.narrow(3, L - 1, 1).copy_(qkv[:, 1:])                       # this token's key and value
             keys = k.narrow(2, 0, L)                                         # (B, H, L, hd)
             if table is not None:
                 keys = self._relative(keys, table, cache.settled, layer.reach)
@@ -123,7 +122,8 @@ class Decoder:
         near = min(L, R1)
         if settled < L - near:  # after a re-read of the window: settle every older key at once
             torch.add(keys[:, :, settled:L - near], reach[:, :1], out=table[:, :, settled:L - near])
-        torch.add(keys.narrow(2, L - near, near), reach.narrow(1, R1 - near, near), out=table.narrow(2, L - near, near))
+        torch.add(keys.narrow(2, L - near, near), reach if near == R1 else reach.narrow(1, R1 - near, near),
+                  out=table.narrow(2, L - near, near))
         return table.narrow(2, 0, L)
 
 
@@ -206,7 +206,7 @@ class GraphDecoder(Decoder):
             x = x + self.position.index_select(0, at.view(1))
         filled = (self.positions <= at).view(1, 1, 1, -1)                 # keys 0 .. length
         where = at.view(1)
-        for layer, (k, v, _) in zip(self.layers, cache.layer_views()):
+        for layer, (_, k, v, _) in zip(self.layers, cache.layer_views()):
             attention = layer.attention
             h = torch.layer_norm(x, (C,), *layer.ln1)
             qkv = (h @ layer.qkv[0] + layer.qkv[1]).view(B, 3, attention.n_head, 1, attention.head_dim)

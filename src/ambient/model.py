@@ -41,8 +41,9 @@ class KVCache:
     def __init__(self, config: ModelConfig, batch: int, device=None, dtype=torch.float32):
         hd = config.d_model // config.n_head
         shape = (config.n_layer, batch, config.n_head, config.context, hd)
-        self.k = torch.zeros(shape, device=device, dtype=dtype)
-        self.v = torch.zeros(shape, device=device, dtype=dtype)
+        # keys and values side by side, so the decoder writes a token's pair with one copy
+        self.kv = torch.zeros((config.n_layer, batch, 2, config.n_head, config.context, hd), device=device, dtype=dtype)
+        self.k, self.v = self.kv[:, :, 0], self.kv[:, :, 1]                 # (layers, B, H, context, hd) each
         self.length = 0
         # for the decoder (`ambient.decoder`): each key plus the relative embedding of its distance
         # from the newest token, and how many leading positions already hold key + the farthest
@@ -54,11 +55,12 @@ class KVCache:
         self.last_on = torch.full((batch, 128), -1, dtype=torch.long, device=device)
         self.last_off = torch.full((batch, 128), -1, dtype=torch.long, device=device)
 
-    def layer_views(self) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]:
-        """Per layer: its keys, values and keys-plus-relative-embeddings (B, H, context, hd), as views."""
+    def layer_views(self) -> list[tuple[torch.Tensor, ...]]:
+        """Per layer, as views: keys and values together (B, 2, H, context, hd), keys, values and
+        keys placed with their relative embeddings (B, H, context, hd; None for absolute positions)."""
         if self._views is None:
             tables = self.keys_placed.unbind(0) if self.keys_placed is not None else [None] * len(self.k)
-            self._views = list(zip(self.k.unbind(0), self.v.unbind(0), tables))
+            self._views = list(zip(self.kv.unbind(0), self.k.unbind(0), self.v.unbind(0), tables))
         return self._views
 
 

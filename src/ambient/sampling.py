@@ -57,7 +57,7 @@ def draw(probs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return (probs / q).argmax(-1, keepdim=True)
 
 
-def release_sounding(logits: torch.Tensor, states: list[PlayState]) -> torch.Tensor:
+def release_sounding(logits: torch.Tensor, states: list[PlayState], *, in_place: bool = False) -> torch.Tensor:
     """Logits (B, V) whose note-offs can only end a note that is sounding.
 
     A note-off for a silent pitch does nothing, yet on transcriptions the bundled model puts
@@ -67,7 +67,8 @@ def release_sounding(logits: torch.Tensor, states: list[PlayState]) -> torch.Ten
     every note-off together is unchanged, shared among the sounding pitches in the
     proportions the model gave them. With nothing sounding no note-off is offered. A note
     struck at this very instant is not offered one either: the codec makes every note at
-    least one step long, so the model never saw a note end where it began.
+    least one step long, so the model never saw a note end where it began. `in_place`: the
+    caller's own tensor is changed and returned (the sampler's, a step cheaper).
     """
     offs = logits[:, NOTE_OFF:NOTE_OFF + 128]
     rows, pitches = [], []
@@ -79,9 +80,10 @@ def release_sounding(logits: torch.Tensor, states: list[PlayState]) -> torch.Ten
     silent[rows, pitches] = False
     weight = (offs - offs.amax(-1, keepdim=True)).exp()       # (B, 128): the offs' probabilities, unnormalised
     share = weight.sum(-1, keepdim=True) / weight.masked_fill(silent, 0).sum(-1, keepdim=True)
-    moved = (offs + share.log()).masked_fill(silent, float("-inf"))
-    logits = logits.clone()
-    logits[:, NOTE_OFF:NOTE_OFF + 128] = moved
+    if not in_place:
+        logits = logits.clone()
+        offs = logits[:, NOTE_OFF:NOTE_OFF + 128]
+    offs.add_(share.log()).masked_fill_(silent, float("-inf"))
     return logits
 
 
@@ -172,7 +174,7 @@ def continue_tokens(model: MusicTransformer, primer: np.ndarray, *, length: int 
     finished_at = [-1] * variations
     new = []
     for step in range(budget):
-        logits = release_sounding(logits.float().masked_fill(banned, float("-inf")), states)
+        logits = release_sounding(logits.float().masked_fill(banned, float("-inf")), states, in_place=True)
         if constraint is not None:
             dynamic = torch.tensor([constraint.note_on_bias(st) for st in states], device=device)
             offs = torch.as_tensor(np.stack([constraint.note_off_bias(st) for st in states]), device=device)
