@@ -63,18 +63,9 @@ class Decoder:
                 rel = layer.attention.rel.detach()
                 layer.reach = torch.cat([rel[:, :1], rel], dim=1)
 
-    def step(self, idx: torch.Tensor, cache: KVCache) -> torch.Tensor:
-        """Logits (B, vocab) for one new token per row, idx (B, 1); the cache grows by one."""
-        # oneDNN's GELU costs 11 us a call here whatever its size, ATen's own 2-3 us
-        onednn, torch.backends.mkldnn.enabled = torch.backends.mkldnn.enabled, False
-        try:
-            return self._step(idx, cache)
-        finally:
-            torch.backends.mkldnn.enabled = onednn
-
     @torch.inference_mode()
-    def _step(self, idx: torch.Tensor, cache: KVCache) -> torch.Tensor:
-        """`step`'s work.
+    def step(self, idx: torch.Tensor, cache: KVCache) -> torch.Tensor:
+        """Logits (B, vocab) for one new token per row, idx (B, 1); the cache grows by one.
 
         Every op here costs a few microseconds of dispatch whatever its size, so the step
         is written in as few as it takes: biases and residuals folded into in-place
@@ -102,7 +93,7 @@ class Decoder:
             y = F.scaled_dot_product_attention(qkv[:, 0], keys, v.narrow(2, 0, L))  # (B, H, 1, hd)
             x.addmm_(y.view(B, C), layer.proj[0]).add_(layer.proj[1])
             h = torch.addmm(layer.ff1[1], torch.layer_norm(x, (C,), *layer.ln2), layer.ff1[0])
-            x.addmm_(F.gelu(h), layer.ff2[0]).add_(layer.ff2[1])
+            x.addmm_(_gelu(h), layer.ff2[0]).add_(layer.ff2[1])
         cache.length = L
         if self.config.positions == "relative":
             cache.settled = max(0, L - self.layers[0].attention.rel.shape[1])
@@ -125,6 +116,15 @@ class Decoder:
         torch.add(keys.narrow(2, L - near, near), reach if near == R1 else reach.narrow(1, R1 - near, near),
                   out=table.narrow(2, L - near, near))
         return table.narrow(2, 0, L)
+
+
+def _gelu(h: torch.Tensor) -> torch.Tensor:
+    """GELU of (B, N), N even, by ATen's own kernel. On the CPU a contiguous float tensor goes
+    to oneDNN, which costs 11 us a call here whatever its size (ATen's: 2-3 us); the same
+    memory seen as (B, 2, N/2) strided is not contiguous, so it stays with ATen, without
+    turning oneDNN off for every thread."""
+    B, N = h.shape
+    return F.gelu(h.view(B, N // 2, 2).transpose(1, 2)).transpose(1, 2).reshape(B, N)
 
 
 class GraphDecoder(Decoder):
