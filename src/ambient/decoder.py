@@ -1,14 +1,19 @@
 """Decoding one token at a time: the model's forward pass for a single new token on a warm cache.
 
 At batch 1 a step is bound by per-op overhead and by streaming every weight through
-memory once, not by arithmetic: a model of the same shape with d_model 16 spent 0.96 of
-2.5 ms a token here. So this path
+memory once, not by arithmetic: a step of a model of the same shape with d_model 16
+takes a third of the bundled model's (`benchmarks/decode_parts.py`). So this path
 
-- keeps each weight matrix transposed, (in, out): MKL's matrix-vector product on this
-  AMD CPU ran 1.6-1.8x faster in that layout than `F.linear`'s (out, in) for the same
-  17 products (0.68 against 1.2 ms a token, interleaved);
-- calls no modules (no hooks, no dropout), keeps activations 2-D and writes the new key
-  and value into the cache with one copy each.
+- calls no modules (no hooks, no dropout), keeps activations 2-D, folds biases and
+  residuals into in-place matrix products and writes the new key and value into the
+  cache with one copy;
+- keeps each weight matrix transposed, (in, out), for `addmm` with the vector on the
+  left (1.0-1.26x the (out, in) layout `F.linear` takes, alone; a smaller share of the
+  whole than a first measurement suggested);
+- streams the cached keys once a step (`_relative`) and takes ATen's GELU (`_gelu`).
+
+One step here takes 1.67x less time than the model's own forward pass for one token on
+the same cache (decode_parts, 2026-12-04).
 
 The numbers equal `MusicTransformer.forward`'s to float rounding (a test holds them to
 1e-5). A `Decoder` is a snapshot: build one per generation, after any change of weights.
@@ -120,9 +125,11 @@ class Decoder:
 
 def _gelu(h: torch.Tensor) -> torch.Tensor:
     """GELU of (B, N), N even, by ATen's own kernel. On the CPU a contiguous float tensor goes
-    to oneDNN, which costs 11 us a call here whatever its size (ATen's: 2-3 us); the same
-    memory seen as (B, 2, N/2) strided is not contiguous, so it stays with ATen, without
-    turning oneDNN off for every thread."""
+    to oneDNN, which costs about 11 us a call here whatever its size; the same memory seen
+    as (B, 2, N/2) strided is not contiguous, so it stays with ATen, without turning oneDNN
+    off for every thread. Alone the two are close (1.1-1.3x); inside a step, where oneDNN's
+    call also disturbs the caches, ATen's makes the whole step 6-11 % faster
+    (`benchmarks/decode_parts.py`)."""
     B, N = h.shape
     return F.gelu(h.view(B, N // 2, 2).transpose(1, 2)).transpose(1, 2).reshape(B, N)
 
@@ -154,7 +161,8 @@ class GraphDecoder(Decoder):
 
     def _capture(self) -> torch.Tensor:
         self._sync()
-        saved = (self.cache.k.clone(), self.cache.v.clone(), self.cache.last_on.clone(), self.cache.last_off.clone())
+        touched = (self.cache.kv, self.cache.last_on, self.cache.last_off)
+        saved = [tensor.clone() for tensor in touched]
         try:
             stream = torch.cuda.Stream()
             stream.wait_stream(torch.cuda.current_stream())
@@ -167,7 +175,7 @@ class GraphDecoder(Decoder):
             with torch.cuda.graph(self.graph), torch.inference_mode():
                 return self._static_step()
         finally:  # the warm-up wrote a key, a value and maybe a note: put the cache back
-            for tensor, kept in zip((self.cache.k, self.cache.v, self.cache.last_on, self.cache.last_off), saved):
+            for tensor, kept in zip(touched, saved):
                 tensor.copy_(kept)
             self.length.fill_(self.cache.length)
 
@@ -206,12 +214,11 @@ class GraphDecoder(Decoder):
             x = x + self.position.index_select(0, at.view(1))
         filled = (self.positions <= at).view(1, 1, 1, -1)                 # keys 0 .. length
         where = at.view(1)
-        for layer, (_, k, v, _) in zip(self.layers, cache.layer_views()):
+        for layer, (kv, k, v, _) in zip(self.layers, cache.layer_views()):
             attention = layer.attention
             h = torch.layer_norm(x, (C,), *layer.ln1)
             qkv = (h @ layer.qkv[0] + layer.qkv[1]).view(B, 3, attention.n_head, 1, attention.head_dim)
-            k.index_copy_(2, where, qkv[:, 1])
-            v.index_copy_(2, where, qkv[:, 2])
+            kv.index_copy_(3, where, qkv[:, 1:])                              # this token's key and value
             keys = k
             if attention.relative:
                 R = attention.rel.shape[1]
