@@ -66,7 +66,13 @@ def server(workspace, jack):
 
 
 @pytest.fixture(scope="module")
-def browser():
+def downloads(tmp_path_factory):
+    """Where the browser saves what a page downloads (so a test can see it arrive)."""
+    return tmp_path_factory.mktemp("downloads")
+
+
+@pytest.fixture(scope="module")
+def browser(downloads):
     assert Path(CHROMIUM).exists() and Path(DRIVER).exists(), \
         "the browser tests need Debian's chromium and chromium-driver (scripts/install-system-packages.sh)"
     options = webdriver.ChromeOptions()
@@ -74,7 +80,10 @@ def browser():
     for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,800",
                  "--autoplay-policy=no-user-gesture-required", "--mute-audio"):
         options.add_argument(flag)
+    options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
+                                              "download.prompt_for_download": False})
     driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
     yield driver
     driver.quit()
 

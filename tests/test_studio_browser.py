@@ -20,7 +20,7 @@ from ambient.pipeline.sources import add
 from ambient.pipeline.stages import standard_stages
 from ambient.render import preset
 from tests.jack import left_sounding, reader, received
-from tests.studio_browser import (audio_duration, browser, cards, free_port, jack, server, shots,  # noqa: F401
+from tests.studio_browser import (audio_duration, browser, cards, downloads, free_port, jack, server, shots,  # noqa: F401
                                   take_json, wait_for)
 from tests.test_pipeline import TINY_TRAINING, melody
 
@@ -158,7 +158,7 @@ def test_play_forever_plays_until_stopped(server, browser):
     assert browser.find_element(By.ID, "forever").text == "Play forever"
 
 
-def test_a_download_in_another_format_renders_through_the_queue_then_arrives(server, browser):
+def test_a_download_in_another_format_renders_through_the_queue_then_arrives(server, browser, downloads):
     browser.get(server)
     wait_for(browser, lambda b: cards(b))
     card = cards(browser)[0]
@@ -167,7 +167,10 @@ def test_a_download_in_another_format_renders_through_the_queue_then_arrives(ser
     mp3.click()   # the page asks for the render as a job, then follows the link
     wait_for(browser, lambda b: any(j["kind"] == "render" and j["label"].endswith("(mp3)") and j["state"] == "done"
                                     for j in __import__("json").load(urllib.request.urlopen(server + "api/jobs"))["jobs"]))
-    data = urllib.request.urlopen(mp3.get_attribute("href")).read()
+    # the page follows the link once it sees the job done: wait for the file itself, so no later
+    # test's navigation races that follow (a late one cancels the other page's load)
+    arrived = wait_for(browser, lambda b: list(downloads.glob("*.mp3")), 60)   # named so once complete
+    data = arrived[0].read_bytes()
     assert data[:3] == b"ID3" or data[:2] == b"\xff\xfb"
     assert take_json(server, card)["instrument"] == take["instrument"]
 
@@ -193,6 +196,8 @@ window.outcome = Promise.allSettled([
     threading.Thread(target=foreign.serve_forever, daemon=True).start()
     try:
         browser.get(f"http://localhost:{foreign.server_port}/evil.html")   # another origin (name and port)
+        assert browser.execute_script("return typeof window.outcome") == "object", \
+            f"the foreign page did not load: the browser shows {browser.current_url}"
         outcome = browser.execute_async_script("window.outcome.then(arguments[arguments.length - 1])")
         assert outcome == ["fulfilled", "rejected", "fulfilled"]           # opaque answers; the JSON one never left
         time.sleep(1.0)

@@ -15,7 +15,7 @@ from selenium.webdriver.support.ui import Select
 from ambient.midi import write_midi
 from ambient.notes import Note
 from ambient.pipeline import Workspace
-from tests.studio_browser import browser, cards, jack, server, shots, take_json, wait_for  # noqa: F401
+from tests.studio_browser import browser, cards, downloads, jack, server, shots, take_json, wait_for  # noqa: F401
 from tests.test_pipeline import TINY_TRAINING, melody
 
 SIZES = {"desktop": (1280, 800), "phone": (390, 844)}
