@@ -6,7 +6,8 @@ slows both alike; quote the ratios. Prints one JSON line:
 - the 17 matrix-vector products of a token of the bundled model's shape, weights stored
   (out, in) as `F.linear` takes them against (in, out) with the vector on the left;
 - GELU of one feed-forward activation through oneDNN (a contiguous tensor) against
-  ATen's own kernel (`decoder._gelu`'s strided view), alone and inside whole decoder steps;
+  ATen's own kernel (the strided halves `decoder._Scratch` holds), alone and inside whole
+  decoder steps;
 - SDPA against a hand-written attention for the one query of a step;
 - per-op overhead: a decoder step of the bundled model against one of the same shape
   with d_model 16, whose arithmetic is nearly nothing;
@@ -27,9 +28,8 @@ import time
 import torch
 import torch.nn.functional as F
 
-from ambient import decoder as decoding
 from ambient.checkpoint import load_model
-from ambient.decoder import Decoder, _gelu
+from ambient.decoder import Decoder, _halves
 from ambient.model import MusicTransformer
 
 
@@ -71,10 +71,15 @@ def attention(length: int = 768, heads: int = 8, head_dim: int = 32) -> dict:
     return {"sdpa": lambda: F.scaled_dot_product_attention(q, k, v), "attention_by_hand": by_hand}
 
 
-def steps(model: MusicTransformer, start: int = 600, tokens: int = 200, modules: bool = False) -> float:
+def steps(model: MusicTransformer, start: int = 600, tokens: int = 200, modules: bool = False,
+          onednn_gelu: bool = False) -> float:
     """Milliseconds per decoder step on a cache holding `start` tokens (`modules`: through the
-    model's own forward pass, as sampling did before `ambient.decoder`)."""
+    model's own forward pass, as sampling did before `ambient.decoder`; `onednn_gelu`: the
+    step's GELU on contiguous tensors, which oneDNN takes)."""
     decoder, cache = Decoder(model), model.new_cache(1)
+    if onednn_gelu:
+        scratch = decoder._scratch(1)
+        scratch.hidden_halves, scratch.gelu_halves = scratch.hidden, scratch.gelu
     with torch.inference_mode():
         model(torch.randint(3, 300, (1, start), generator=torch.Generator().manual_seed(0)), cache=cache)
         token = torch.tensor([[200]])
@@ -89,10 +94,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    h = torch.randn(1, 1024)
+    h, out = torch.randn(1, 1024), torch.empty(1, 1024)
+    h_halves, out_halves = _halves(h), _halves(out)
     report = {"benchmark": "decode_parts", "threads": 1}
     report.update(compare(linears(), args.rounds, 200))
-    report.update(compare({"gelu_onednn": lambda: F.gelu(h), "gelu_aten": lambda: _gelu(h)}, args.rounds, 3000))
+    report.update(compare({"gelu_onednn": lambda: torch._C._nn.gelu(h, out=out),
+                           "gelu_aten": lambda: torch._C._nn.gelu(h_halves, out=out_halves)}, args.rounds, 3000))
     report.update(compare(attention(), args.rounds, 1000))
     model, _ = load_model(None)
     tiny = MusicTransformer(dataclasses.replace(model.config, d_model=16)).eval()
@@ -101,11 +108,7 @@ def main() -> None:
         full.append(steps(model))
         small.append(steps(tiny))
         forward.append(steps(model, modules=True))
-        decoding._gelu = F.gelu  # the step as it would be with oneDNN's GELU
-        try:
-            onednn.append(steps(model))
-        finally:
-            decoding._gelu = _gelu
+        onednn.append(steps(model, onednn_gelu=True))
     report["step_ms"], report["step_ms_d_model_16"] = round(statistics.median(full), 3), round(statistics.median(small), 3)
     report["step_ms_onednn_gelu"] = round(statistics.median(onednn), 3)
     report["step_ms_model_forward"] = round(statistics.median(forward), 3)

@@ -2,18 +2,20 @@
 
 At batch 1 a step is bound by per-op overhead and by streaming every weight through
 memory once, not by arithmetic: a step of a model of the same shape with d_model 16
-takes a third of the bundled model's (`benchmarks/decode_parts.py`). So this path
+takes a quarter to a third of the bundled model's (`benchmarks/decode_parts.py`). So this path
 
 - calls no modules (no hooks, no dropout), keeps activations 2-D, folds biases and
-  residuals into in-place matrix products and writes the new key and value into the
-  cache with one copy;
+  residuals into in-place matrix products, writes products into scratch tensors whose
+  views are made once (`_Scratch`), and writes the new key and value into the cache
+  with one copy;
 - keeps each weight matrix transposed, (in, out), for `addmm` with the vector on the
   left (1.0-1.26x the (out, in) layout `F.linear` takes, alone; a smaller share of the
   whole than a first measurement suggested);
-- streams the cached keys once a step (`_relative`) and takes ATen's GELU (`_gelu`).
+- streams the cached keys once a step (`_relative`) and takes ATen's GELU (`_halves`).
 
-One step here takes 1.67x less time than the model's own forward pass for one token on
-the same cache (decode_parts, 2026-12-04).
+One step here takes 1.6x less time than the model's own forward pass for one token on
+the same cache (decode_parts: 1.67x on 2026-12-04, 1.61x on 2026-12-05 with the scratch
+tensors, on a slower day for the machine).
 
 The numbers equal `MusicTransformer.forward`'s to float rounding (a test holds them to
 1e-5). A `Decoder` is a snapshot: build one per generation, after any change of weights.
@@ -63,10 +65,19 @@ class Decoder:
         self.layers = [_Layer(_norm(b.ln1), _transposed(b.attn.qkv), _transposed(b.attn.proj), _norm(b.ln2),
                               _transposed(b.ff1), _transposed(b.ff2), b.attn) for b in model.blocks]
         self.ln_f = _norm(model.ln_f)
+        self.scratch: _Scratch | None = None
+        self.reach_rows = 0
         for layer in self.layers:
             if layer.attention.relative:
                 rel = layer.attention.rel.detach()
                 layer.reach = torch.cat([rel[:, :1], rel], dim=1)
+                self.reach_rows = layer.reach.shape[1]
+
+    def _scratch(self, B: int) -> _Scratch:
+        if self.scratch is None or self.scratch.qkv.shape[0] != B:
+            self.scratch = _Scratch(B, self.config.d_model, self.layers[0].ff1[0].shape[1],
+                                    self.layers[0].attention.n_head, self.embed.dtype, self.embed.device)
+        return self.scratch
 
     @torch.inference_mode()
     def step(self, idx: torch.Tensor, cache: KVCache) -> torch.Tensor:
@@ -74,39 +85,40 @@ class Decoder:
 
         Every op here costs a few microseconds of dispatch whatever its size, so the step
         is written in as few as it takes: biases and residuals folded into in-place
-        matrix products (`x` is this step's own tensor), the new key and value written
-        through per-layer views made once per cache.
+        matrix products (`x` is this step's own tensor), products written into scratch
+        tensors whose views (query, new key and value, GELU's strided halves) are made once,
+        the new key and value written through per-layer views made once per cache.
         """
         B, L = idx.shape[0], cache.length + 1
         if L > self.config.context:
             raise ValueError(f"{L} tokens exceed the context of {self.config.context}")
+        s = self._scratch(B)
         x = self.embed.index_select(0, idx[:, 0])                           # (B, C): a copy, safe to add into
         C = x.shape[-1]
         if self.sounding is not None:
             x.addmm_(sounding_notes(idx, cache)[:, 0], self.sounding)
         if self.position is not None:
             x.add_(self.position[L - 1])
-        views = cache.layer_views()
-        for layer, (kv, k, v, table) in zip(self.layers, views):
-            attention = layer.attention
-            qkv = torch.addmm(layer.qkv[1], torch.layer_norm(x, (C,), *layer.ln1), layer.qkv[0])
-            qkv = qkv.view(B, 3, attention.n_head, 1, attention.head_dim)
-            kv.narrow(3, L - 1, 1).copy_(qkv[:, 1:])                       # this token's key and value
-            keys = k.narrow(2, 0, L)                                         # (B, H, L, hd)
-            if table is not None:
-                keys = self._relative(keys, table, cache.settled, layer.reach)
-            y = F.scaled_dot_product_attention(qkv[:, 0], keys, v.narrow(2, 0, L))  # (B, H, 1, hd)
+        near = min(L, self.reach_rows)
+        for layer, (kv, k, v, table) in zip(self.layers, cache.layer_views()):
+            torch.addmm(layer.qkv[1], torch.layer_norm(x, (C,), *layer.ln1), layer.qkv[0], out=s.qkv)
+            kv.narrow(3, L - 1, 1).copy_(s.key_value)                        # this token's key and value
+            keys = k.narrow(2, 0, L) if table is None else self._relative(k, table, L, near, cache.settled, layer.reach)
+            y = F.scaled_dot_product_attention(s.query, keys, v.narrow(2, 0, L))  # (B, H, 1, hd)
             x.addmm_(y.view(B, C), layer.proj[0]).add_(layer.proj[1])
-            h = torch.addmm(layer.ff1[1], torch.layer_norm(x, (C,), *layer.ln2), layer.ff1[0])
-            x.addmm_(_gelu(h), layer.ff2[0]).add_(layer.ff2[1])
+            torch.addmm(layer.ff1[1], torch.layer_norm(x, (C,), *layer.ln2), layer.ff1[0], out=s.hidden)
+            torch._C._nn.gelu(s.hidden_halves, out=s.gelu_halves)
+            x.addmm_(s.gelu, layer.ff2[0]).add_(layer.ff2[1])
         cache.length = L
         if self.config.positions == "relative":
             cache.settled = max(0, L - self.layers[0].attention.rel.shape[1])
         return torch.layer_norm(x, (C,), *self.ln_f) @ self.head
 
     @staticmethod
-    def _relative(keys: torch.Tensor, table: torch.Tensor, settled: int, reach: torch.Tensor) -> torch.Tensor:
-        """Keys plus the relative embedding of their distance to the one query at the end (B, H, L, hd).
+    def _relative(k: torch.Tensor, table: torch.Tensor, L: int, near: int, settled: int,
+                  reach: torch.Tensor) -> torch.Tensor:
+        """The first L keys plus the relative embedding of their distance to the one query at
+        the end (B, H, L, hd).
 
         For that query the skew is the identity: q·(k_j + e_(L-1-j)) is the whole logit. Keys
         at distance R - 1 or more all get the farthest embedding and keep it, so they are
@@ -114,24 +126,36 @@ class Decoder:
         R + 1 are added each step (`reach` covers the key that just moved past R): the
         cache is streamed once a step, not three times.
         """
-        L, R1 = keys.shape[2], reach.shape[1]
-        near = min(L, R1)
+        R1 = reach.shape[1]
         if settled < L - near:  # after a re-read of the window: settle every older key at once
-            torch.add(keys[:, :, settled:L - near], reach[:, :1], out=table[:, :, settled:L - near])
-        torch.add(keys.narrow(2, L - near, near), reach if near == R1 else reach.narrow(1, R1 - near, near),
+            torch.add(k[:, :, settled:L - near], reach[:, :1], out=table[:, :, settled:L - near])
+        torch.add(k.narrow(2, L - near, near), reach if near == R1 else reach.narrow(1, R1 - near, near),
                   out=table.narrow(2, L - near, near))
         return table.narrow(2, 0, L)
 
 
-def _gelu(h: torch.Tensor) -> torch.Tensor:
-    """GELU of (B, N), N even, by ATen's own kernel. On the CPU a contiguous float tensor goes
-    to oneDNN, which costs about 11 us a call here whatever its size; the same memory seen
-    as (B, 2, N/2) strided is not contiguous, so it stays with ATen, without turning oneDNN
-    off for every thread. Alone the two are close (1.1-1.3x); inside a step, where oneDNN's
-    call also disturbs the caches, ATen's makes the whole step 6-11 % faster
-    (`benchmarks/decode_parts.py`)."""
+class _Scratch:
+    """A step's products for one batch size, with the views the step reads them through,
+    made once: each view costs a dispatch, as much as a small op."""
+
+    def __init__(self, B: int, C: int, F_: int, H: int, dtype, device):
+        self.qkv = torch.empty(B, 3 * C, dtype=dtype, device=device)
+        heads = self.qkv.view(B, 3, H, 1, C // H)
+        self.query, self.key_value = heads[:, 0], heads[:, 1:]
+        self.hidden = torch.empty(B, F_, dtype=dtype, device=device)
+        self.gelu = torch.empty_like(self.hidden)
+        self.hidden_halves, self.gelu_halves = _halves(self.hidden), _halves(self.gelu)
+
+
+def _halves(h: torch.Tensor) -> torch.Tensor:
+    """(B, N), N even, seen as (B, 2, N/2) strided, for GELU by ATen's own kernel. On the
+    CPU GELU of a contiguous float tensor goes to oneDNN, which costs about 11 us a call
+    here whatever its size; this view of the same memory is not contiguous, so it stays
+    with ATen, without turning oneDNN off for every thread. Alone the two are close
+    (1.1-1.3x); inside a step, where oneDNN's call also disturbs the caches, ATen's makes
+    the whole step 6-11 % faster (`benchmarks/decode_parts.py`)."""
     B, N = h.shape
-    return F.gelu(h.view(B, N // 2, 2).transpose(1, 2)).transpose(1, 2).reshape(B, N)
+    return h.view(B, N // 2, 2).transpose(1, 2)
 
 
 class GraphDecoder(Decoder):

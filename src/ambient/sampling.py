@@ -57,6 +57,9 @@ def draw(probs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return (probs / q).argmax(-1, keepdim=True)
 
 
+_ALL_SILENT = bytes([1]) * 128
+
+
 def release_sounding(logits: torch.Tensor, states: list[PlayState], *, in_place: bool = False) -> torch.Tensor:
     """Logits (B, V) whose note-offs can only end a note that is sounding.
 
@@ -71,13 +74,12 @@ def release_sounding(logits: torch.Tensor, states: list[PlayState], *, in_place:
     caller's own tensor is changed and returned (the sampler's, a step cheaper).
     """
     offs = logits[:, NOTE_OFF:NOTE_OFF + 128]
-    rows, pitches = [], []
+    silent = bytearray(_ALL_SILENT * offs.shape[0])   # in bytes: a tensor index assignment costs 7x more
     for b, state in enumerate(states):
-        held = [p for p, note in state.notes.items() if note.step < state.now]
-        rows += [b] * len(held)
-        pitches += held
-    silent = torch.ones_like(offs, dtype=torch.bool)
-    silent[rows, pitches] = False
+        for p, note in state.notes.items():
+            if note.step < state.now:
+                silent[b * 128 + p] = 0
+    silent = torch.frombuffer(silent, dtype=torch.bool).view(offs.shape).to(offs.device)
     weight = (offs - offs.amax(-1, keepdim=True)).exp()       # (B, 128): the offs' probabilities, unnormalised
     share = weight.sum(-1, keepdim=True) / weight.masked_fill(silent, 0).sum(-1, keepdim=True)
     if not in_place:
@@ -174,7 +176,7 @@ def continue_tokens(model: MusicTransformer, primer: np.ndarray, *, length: int 
     finished_at = [-1] * variations
     new = []
     for step in range(budget):
-        logits = release_sounding(logits.float().masked_fill(banned, float("-inf")), states, in_place=True)
+        logits = release_sounding(logits.float().masked_fill_(banned, float("-inf")), states, in_place=True)
         if constraint is not None:
             dynamic = torch.tensor([constraint.note_on_bias(st) for st in states], device=device)
             offs = torch.as_tensor(np.stack([constraint.note_off_bias(st) for st in states]), device=device)
