@@ -11,7 +11,9 @@ slows both alike; quote the ratios. Prints one JSON line:
 - SDPA against a hand-written attention for the one query of a step;
 - per-op overhead: a decoder step of the bundled model against one of the same shape
   with d_model 16, whose arithmetic is nearly nothing;
-- a decoder step against the model's own forward pass for one token on the same cache.
+- a decoder step against the model's own forward pass for one token on the same cache;
+- a bound: a step without the relative embedding's add (the keys as they are: a wrong
+  model, timed only to see what the add costs inside a step).
 
     python benchmarks/decode_parts.py [--rounds 5]
 """
@@ -72,7 +74,7 @@ def attention(length: int = 768, heads: int = 8, head_dim: int = 32) -> dict:
 
 
 def steps(model: MusicTransformer, start: int = 600, tokens: int = 200, modules: bool = False,
-          onednn_gelu: bool = False) -> float:
+          onednn_gelu: bool = False, relative_add: bool = True) -> float:
     """Milliseconds per decoder step on a cache holding `start` tokens (`modules`: through the
     model's own forward pass, as sampling did before `ambient.decoder`; `onednn_gelu`: the
     step's GELU on contiguous tensors, which oneDNN takes)."""
@@ -80,6 +82,8 @@ def steps(model: MusicTransformer, start: int = 600, tokens: int = 200, modules:
     if onednn_gelu:
         scratch = decoder._scratch(1)
         scratch.hidden_halves, scratch.gelu_halves = scratch.hidden, scratch.gelu
+    if not relative_add:
+        decoder._relative = lambda k, table, length, *_: k.narrow(2, 0, length)
     with torch.inference_mode():
         model(torch.randint(3, 300, (1, start), generator=torch.Generator().manual_seed(0)), cache=cache)
         token = torch.tensor([[200]])
@@ -103,15 +107,18 @@ def main() -> None:
     report.update(compare(attention(), args.rounds, 1000))
     model, _ = load_model(None)
     tiny = MusicTransformer(dataclasses.replace(model.config, d_model=16)).eval()
-    full, small, onednn, forward = [], [], [], []
+    full, small, onednn, forward, no_add = [], [], [], [], []
     for _ in range(args.rounds):
         full.append(steps(model))
         small.append(steps(tiny))
         forward.append(steps(model, modules=True))
         onednn.append(steps(model, onednn_gelu=True))
+        no_add.append(steps(model, relative_add=False))
     report["step_ms"], report["step_ms_d_model_16"] = round(statistics.median(full), 3), round(statistics.median(small), 3)
     report["step_ms_onednn_gelu"] = round(statistics.median(onednn), 3)
     report["step_ms_model_forward"] = round(statistics.median(forward), 3)
+    report["step_ms_without_relative_add"] = round(statistics.median(no_add), 3)
+    report["step_over_without_relative_add"] = round(report["step_ms"] / report["step_ms_without_relative_add"], 3)
     report["model_forward_over_decoder"] = round(report["step_ms_model_forward"] / report["step_ms"], 2)
     report["step_onednn_gelu_over_aten"] = round(report["step_ms_onednn_gelu"] / report["step_ms"], 3)
     report["linear_out_in_over_in_out"] = round(report["linear_out_in"] / report["linear_in_out"], 2)

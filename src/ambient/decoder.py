@@ -9,13 +9,13 @@ takes a quarter to a third of the bundled model's (`benchmarks/decode_parts.py`)
   views are made once (`_Scratch`), and writes the new key and value into the cache
   with one copy;
 - keeps each weight matrix transposed, (in, out), for `addmm` with the vector on the
-  left (1.0-1.26x the (out, in) layout `F.linear` takes, alone; a smaller share of the
-  whole than a first measurement suggested);
+  left (0.95-1.26x the (out, in) layout `F.linear` takes, alone: within the machine's
+  noise, a smaller share of the whole than a first measurement suggested);
 - streams the cached keys once a step (`_relative`) and takes ATen's GELU (`_halves`).
 
 One step here takes 1.6x less time than the model's own forward pass for one token on
-the same cache (decode_parts: 1.67x on 2026-12-04, 1.61x on 2026-12-05 with the scratch
-tensors, on a slower day for the machine).
+the same cache (decode_parts: 1.67x on 2026-12-04, 1.61-1.69x on 2026-12-05 with the
+scratch tensors).
 
 The numbers equal `MusicTransformer.forward`'s to float rounding (a test holds them to
 1e-5). A `Decoder` is a snapshot: build one per generation, after any change of weights.
