@@ -27,7 +27,6 @@ from ambient.checkpoint import WEIGHTS, save_model_dir
 from ambient.codec import DEFAULT_CODEC, PAD, TOKEN_SUFFIX, decode, encode_piece, read_tokens, restated_window
 from ambient.errors import AmbientError, ParameterError
 from ambient.files import atomic_dir, recover_dir, write_text
-from ambient.midi import read_midi
 from ambient.config import ModelConfig, TrainConfig
 from ambient.model import MusicTransformer
 from ambient.notes import stretch, transpose
@@ -52,6 +51,9 @@ def load_pieces(data_dir: str | Path, warn=print) -> list[Piece]:
             if path.suffix.lower() == TOKEN_SUFFIX:
                 notes = decode(read_tokens(path))
             else:
+                # imported here: training on token files needs no MIDI library, so a bare GPU
+                # machine with torch, numpy and safetensors can train (scripts/train_on_gpu.py)
+                from ambient.midi import read_midi
                 notes = read_midi(path)
         except (AmbientError, ValueError, OSError) as e:
             warn(f"skipped {e}" if isinstance(e, AmbientError) else f"skipped {path}: {e}")
