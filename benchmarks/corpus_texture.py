@@ -1,0 +1,64 @@
+"""Does a training corpus sound like the records? Its texture beside the yardstick's.
+
+Every piece of each named set and of one side of the real ambient split is cut into
+back-to-back 60 s windows (eval's continuation length; `yardstick.segments`), and each
+window's features are those `ambient eval` compares (`evaluate.metrics.features`). For
+each set: the median of every scalar feature, and its overlap with the real windows'
+(Yang & Lerch's overlapping area, as eval reports it: 1 means alike). A family whose
+timing or density is far from the records' shows here, before any training is spent on
+it. One JSON line per set, the real side's own first.
+
+    python benchmarks/corpus_texture.py --set composed='runs/composed/composed-*.mid' \\
+        --set heard='runs/composed/heard-*.mid' --set chorales='runs/mixB/chorales/*.mid' [--side tune]
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+from pathlib import Path
+
+import numpy as np
+
+from yardstick import read, segments, yardstick_paths
+
+from ambient.evaluate.metrics import features, overlap
+
+SCALARS = ("note_count", "inter_onset_interval", "note_length", "polyphony", "velocity", "pitch_range")
+
+
+def windows(paths: list[Path], most: int, limit: int, seed: int = 0) -> list[dict]:
+    """Features of up to `limit` windows (a fixed random choice when there are more)."""
+    cut = list(segments(read(paths), span=60.0, most=most).values())
+    if len(cut) > limit:
+        cut = [cut[i] for i in sorted(np.random.default_rng(seed).choice(len(cut), limit, replace=False))]
+    return [features(notes) for notes in cut]
+
+
+def describe(name: str, found: list[dict], real: list[dict]) -> dict:
+    row = {"set": name, "windows": len(found)}
+    for key in SCALARS:
+        row[f"{key}_median"] = round(float(np.median([f[key] for f in found])), 3)
+        row[f"{key}_overlap"] = round(overlap([r[key] for r in real], [f[key] for f in found]), 2)
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=GLOB", help="a corpus to describe")
+    parser.add_argument("--side", choices=("tune", "report"), default="tune")
+    parser.add_argument("--windows", type=int, default=150, help="at most this many windows a set")
+    args = parser.parse_args()
+    real = windows(yardstick_paths(args.side), most=3, limit=10**6)
+    print(json.dumps(describe(f"real ({args.side})", real, real)))
+    for spec in args.set:
+        name, _, pattern = spec.partition("=")
+        paths = [Path(p) for p in sorted(glob.glob(pattern))]
+        if not paths:
+            raise SystemExit(f"--set {spec}: no file matches {pattern}")
+        print(json.dumps(describe(name, windows(paths, most=2, limit=args.windows), real)))
+
+
+if __name__ == "__main__":
+    main()
