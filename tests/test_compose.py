@@ -78,6 +78,8 @@ def test_heard_as_a_transcription_breaks_held_notes_into_short_restrikes_of_the_
     assert {n.pitch for n in heard} == {n.pitch for n in notes}
     assert len(heard) > 10 * len(notes)
     assert np.median([n.end - n.start for n in heard]) < 0.5
+    written, heard_velocity = np.median([n.velocity for n in notes]), np.median([n.velocity for n in heard])
+    assert 0.8 * written - 3 <= heard_velocity <= written + 3                  # held sounds keep their level
     thin = as_heard(notes, Hearing(restrike=0.25, voices=2), seed=0)
     assert all(sum(1 for m in thin if m.start <= n.start < m.end) <= 2 for n in thin)
 
