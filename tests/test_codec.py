@@ -136,6 +136,15 @@ def test_a_restated_window_opens_with_the_notes_sounding_at_its_start():
                                                              (64, bin_velocity(velocity_bin(40)))]
 
 
+def test_a_window_with_room_for_more_restates_every_sounding_note():
+    # room for 3 restated notes and 2 sounding: both, not the last one alone (a negative slice once kept 3 - 2)
+    notes = [Note(0, 5, 40, 80), Note(0, 5, 47, 80), Note(6, 7, 60, 80)]
+    tokens = encode(notes)
+    begin = int(np.flatnonzero(tokens == NOTE_ON + 47)[0]) + 1
+    seen = restated_window(tokens, begin, 24)                          # 24 // 8 = 3 notes at most
+    assert [n.pitch for n in decode(seen) if n.start == 0] == [40, 47]
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.integers(0, vocab_size() - 1), max_size=300), st.lists(st.integers(1, 40), min_size=1, max_size=8))
 def test_decoding_token_by_chunk_gives_the_same_notes_as_decoding_at_once(tokens, cuts):

@@ -202,7 +202,7 @@ def restate(held: list[tuple[int, Held]], most: int, then: int | None = None) ->
     notes keep the velocity they had."""
     head: list[int] = []
     current = None
-    for pitch, note in held[len(held) - most:] if most > 0 else []:
+    for pitch, note in held[max(0, len(held) - most):] if most > 0 else []:  # not held[-k:] of a shorter list
         if note.velocity is not None and note.velocity != current:
             head.append(note.velocity)
             current = note.velocity

@@ -2,7 +2,7 @@
 
 At batch 1 a step is bound by per-op overhead and by streaming every weight through
 memory once, not by arithmetic: a step of a model of the same shape with d_model 16
-takes a quarter to a third of the bundled model's (`benchmarks/decode_parts.py`). So this path
+takes a fifth to a third of the bundled model's (`benchmarks/decode_parts.py`). So this path
 
 - calls no modules (no hooks, no dropout), keeps activations 2-D, folds biases and
   residuals into in-place matrix products, writes products into scratch tensors whose
