@@ -138,11 +138,11 @@ class _Scratch:
     """A step's products for one batch size, with the views the step reads them through,
     made once: each view costs a dispatch, as much as a small op."""
 
-    def __init__(self, B: int, C: int, F_: int, H: int, dtype, device):
+    def __init__(self, B: int, C: int, hidden: int, H: int, dtype, device):
         self.qkv = torch.empty(B, 3 * C, dtype=dtype, device=device)
         heads = self.qkv.view(B, 3, H, 1, C // H)
         self.query, self.key_value = heads[:, 0], heads[:, 1:]
-        self.hidden = torch.empty(B, F_, dtype=dtype, device=device)
+        self.hidden = torch.empty(B, hidden, dtype=dtype, device=device)
         self.gelu = torch.empty_like(self.hidden)
         self.hidden_halves, self.gelu_halves = _halves(self.hidden), _halves(self.gelu)
 
