@@ -145,12 +145,14 @@ $("#primer-file").addEventListener("change", async (e) => {
 async function loadTakes() {
   state.takes = (await api("GET", "/api/takes")).takes;
   const box = $("#takes");
-  box.innerHTML = "";
+  // every card is built first and the list swapped at once: a list that filled card by card
+  // could be read, or clicked, half-built
+  const built = await Promise.all(state.takes.map(takeCard));
+  box.replaceChildren(...built);
   if (!state.takes.length) {   // an empty studio says what to do first, not nothing at all
     box.innerHTML = `<p class="empty">No takes yet. Choose a primer above (a seed, or upload a MIDI or audio file),
       press <b>Make</b>, and the continuation appears here with a player and its piano roll.</p>`;
   }
-  for (const take of state.takes) box.appendChild(await takeCard(take));
   loadStorage();
 }
 
@@ -226,7 +228,8 @@ async function takeCard(take) {
   audio.addEventListener("play", follow);
   audio.addEventListener("seeked", draw);
   audio.addEventListener("loadedmetadata", draw);
-  requestAnimationFrame(draw);
+  // drawn once the card is in the page and has a width, and again whenever that width changes
+  new ResizeObserver(draw).observe(canvas);
   return card;
 }
 
