@@ -8,6 +8,12 @@ each set: the median of every scalar feature, and its overlap with the real wind
 timing or density is far from the records' shows here, before any training is spent on
 it. One JSON line per set, the real side's own first.
 
+Beside the features, the tokens: how many nats a token of each kind (note-on, time shift,
+velocity) would cost a model that knew only the set's token frequencies, reading the real
+side (cross-entropy against the real side's own frequencies; for the real side, their
+entropy). A set off the records' time grid or level pays for it here: the records were
+transcribed by Onsets and Frames, whose onsets fall on 32 ms frames.
+
     python benchmarks/corpus_texture.py --set composed='runs/composed/composed-*.mid' \\
         --set heard='runs/composed/heard-*.mid' --set chorales='runs/mixB/chorales/*.mid' [--side tune]
 """
@@ -36,12 +42,36 @@ def windows(paths: list[Path], most: int, limit: int, seed: int = 0) -> list[dic
     return [features(notes) for notes in cut]
 
 
-def describe(name: str, found: list[dict], real: list[dict]) -> dict:
+def token_counts(paths: list[Path]) -> np.ndarray:
+    from ambient import codec
+
+    counts = np.zeros(codec.vocab_size())
+    for notes in read(paths).values():
+        np.add.at(counts, codec.encode_piece(notes), 1)
+    return counts
+
+
+def token_nats(real: np.ndarray, found: np.ndarray) -> dict:
+    """Nats a real token of each kind costs under the set's frequencies (half a count added
+    to each token, so a token the set never has costs much but not infinitely)."""
+    from ambient import codec
+
+    kinds = {"note_on": (codec.NOTE_ON, codec.NOTE_OFF), "time_shift": (codec.TIME_SHIFT, codec.velocity_offset()),
+             "velocity": (codec.velocity_offset(), codec.vocab_size())}
+    out = {}
+    for kind, (a, b) in kinds.items():
+        p = real[a:b] / real[a:b].sum()
+        q = (found[a:b] + 0.5) / (found[a:b] + 0.5).sum()
+        out[f"{kind}_nats"] = round(float(-(p * np.log(q)).sum()), 2)
+    return out
+
+
+def describe(name: str, found: list[dict], real: list[dict], tokens: dict) -> dict:
     row = {"set": name, "windows": len(found)}
     for key in SCALARS:
         row[f"{key}_median"] = round(float(np.median([f[key] for f in found])), 3)
         row[f"{key}_overlap"] = round(overlap([r[key] for r in real], [f[key] for f in found]), 2)
-    return row
+    return row | tokens
 
 
 def main() -> None:
@@ -50,14 +80,17 @@ def main() -> None:
     parser.add_argument("--side", choices=("tune", "report"), default="tune")
     parser.add_argument("--windows", type=int, default=150, help="at most this many windows a set")
     args = parser.parse_args()
-    real = windows(yardstick_paths(args.side), most=3, limit=10**6)
-    print(json.dumps(describe(f"real ({args.side})", real, real)))
+    real_paths = yardstick_paths(args.side)
+    real, real_tokens = windows(real_paths, most=3, limit=10**6), token_counts(real_paths)
+    print(json.dumps(describe(f"real ({args.side})", real, real, token_nats(real_tokens, real_tokens - 0.5))))
     for spec in args.set:
         name, _, pattern = spec.partition("=")
         paths = [Path(p) for p in sorted(glob.glob(pattern))]
         if not paths:
             raise SystemExit(f"--set {spec}: no file matches {pattern}")
-        print(json.dumps(describe(name, windows(paths, most=2, limit=args.windows), real)))
+        sample = [paths[i] for i in np.linspace(0, len(paths) - 1, min(len(paths), args.windows)).astype(int)]
+        tokens = token_nats(real_tokens, token_counts(sample))
+        print(json.dumps(describe(name, windows(paths, most=2, limit=args.windows), real, tokens)))
 
 
 if __name__ == "__main__":

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ambient.compose import (DENSITY, FAMILIES, MODES, SHORTEST, Hearing, Recipe, as_heard, compose, key_number,
-                             random_recipe)
+from ambient.compose import (DENSITY, FAMILIES, FRAMES, LEVEL, MODES, OVERTONES, SHORTEST, SPREAD, Hearing, Recipe,
+                             as_heard, compose, key_number, random_hearing, random_recipe)
 from ambient.errors import ParameterError
 from ambient.midi import read_midi
 
@@ -79,9 +79,40 @@ def test_heard_as_a_transcription_breaks_held_notes_into_short_restrikes_of_the_
     assert len(heard) > 10 * len(notes)
     assert np.median([n.end - n.start for n in heard]) < 0.5
     written, heard_velocity = np.median([n.velocity for n in notes]), np.median([n.velocity for n in heard])
-    assert 0.8 * written - 3 <= heard_velocity <= written + 3                  # held sounds keep their level
+    # the transcriber's narrow band, from the written level down to that of 0.8 of it (a held sound's floor)
+    band = [LEVEL + SPREAD * (v - LEVEL) for v in (0.8 * written, written)]
+    assert band[0] - 3 <= heard_velocity <= band[1] + 3
+    assert np.std([n.velocity for n in heard]) < np.std([n.velocity for n in notes]) + 6
     thin = as_heard(notes, Hearing(restrike=0.25, voices=2), seed=0)
     assert all(sum(1 for m in thin if m.start <= n.start < m.end) <= 2 for n in thin)
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10_000), transcriber=st.sampled_from(sorted(FRAMES)))
+def test_a_transcription_writes_every_onset_and_end_on_its_frame_grid(seed, transcriber):
+    frame = FRAMES[transcriber]
+    notes = compose(Recipe(families=("pad", "ostinato"), seconds=30, density=4.0), seed=seed)
+    heard = as_heard(notes, Hearing(restrike=0.2, jitter=0.03, frame=frame), seed=seed)
+    assert heard
+    for n in heard:
+        for t in (n.start, n.end):
+            assert abs(t / frame - round(t / frame)) < 1e-6, (transcriber, t)
+        assert n.end - n.start >= frame - 1e-9
+    loose = as_heard(notes, Hearing(restrike=0.2, jitter=0.03, frame=0.0), seed=seed)
+    assert any(abs(n.start / frame - round(n.start / frame)) > 0.01 for n in loose)  # no grid without one
+
+
+def test_ghosts_sound_only_an_overtone_above_a_heard_strike():
+    notes = compose(Recipe(families=("drone", "pad"), seconds=60), seed=3)
+    heard = as_heard(notes, Hearing(restrike=0.3, ghosts=1.0, dropout=0.0, jitter=0.0, voices=64), seed=3)
+    written = {n.pitch for n in notes}
+    ghosts = {n.pitch for n in heard} - written
+    assert ghosts and all(any(g - o in written for o in OVERTONES) for g in ghosts)
+
+
+def test_random_hearings_use_both_transcribers_grids():
+    rng = np.random.default_rng(0)
+    assert {random_hearing(rng).frame for _ in range(40)} == set(FRAMES.values())
 
 
 def test_bad_recipes_name_the_field():
