@@ -31,7 +31,8 @@ from yardstick import read, segments, yardstick_paths
 
 from ambient.evaluate.metrics import features, overlap
 
-SCALARS = ("note_count", "inter_onset_interval", "note_length", "polyphony", "velocity", "pitch_range")
+SCALARS = ("note_count", "inter_onset_interval", "note_length", "polyphony", "velocity", "pitch_range",
+           "velocity_spread", "velocity_step")
 
 
 def windows(paths: list[Path], most: int, limit: int, seed: int = 0) -> list[dict]:
@@ -39,7 +40,15 @@ def windows(paths: list[Path], most: int, limit: int, seed: int = 0) -> list[dic
     cut = list(segments(read(paths), span=60.0, most=most).values())
     if len(cut) > limit:
         cut = [cut[i] for i in sorted(np.random.default_rng(seed).choice(len(cut), limit, replace=False))]
-    return [features(notes) for notes in cut]
+    return [features(notes) | level_moves(notes) for notes in cut]
+
+
+def level_moves(notes) -> dict:
+    """How far velocity moves within a window and from one onset to the next (MIDI velocity):
+    a transcriber's levels follow the sound's swells, so successive notes sit close."""
+    levels = [n.velocity for n in sorted(notes, key=lambda n: (n.start, n.pitch))]
+    step = float(np.std(np.diff(levels))) if len(levels) > 1 else 0.0
+    return {"velocity_spread": float(np.std(levels)), "velocity_step": step}
 
 
 def token_counts(paths: list[Path]) -> np.ndarray:
@@ -51,9 +60,10 @@ def token_counts(paths: list[Path]) -> np.ndarray:
     return counts
 
 
-def token_nats(real: np.ndarray, found: np.ndarray) -> dict:
-    """Nats a real token of each kind costs under the set's frequencies (half a count added
-    to each token, so a token the set never has costs much but not infinitely)."""
+def token_nats(real: np.ndarray, found: np.ndarray, smooth: float = 0.5) -> dict:
+    """Nats a real token of each kind costs under the set's frequencies (`smooth` counts added
+    to each token, so a token the set never has costs much but not infinitely; the real
+    side against itself, with none added, gives its entropy)."""
     from ambient import codec
 
     kinds = {"note_on": (codec.NOTE_ON, codec.NOTE_OFF), "time_shift": (codec.TIME_SHIFT, codec.velocity_offset()),
@@ -61,8 +71,9 @@ def token_nats(real: np.ndarray, found: np.ndarray) -> dict:
     out = {}
     for kind, (a, b) in kinds.items():
         p = real[a:b] / real[a:b].sum()
-        q = (found[a:b] + 0.5) / (found[a:b] + 0.5).sum()
-        out[f"{kind}_nats"] = round(float(-(p * np.log(q)).sum()), 2)
+        q = (found[a:b] + smooth) / (found[a:b] + smooth).sum()
+        seen = p > 0
+        out[f"{kind}_nats"] = round(float(-(p[seen] * np.log(q[seen])).sum()), 2)
     return out
 
 
@@ -82,7 +93,7 @@ def main() -> None:
     args = parser.parse_args()
     real_paths = yardstick_paths(args.side)
     real, real_tokens = windows(real_paths, most=3, limit=10**6), token_counts(real_paths)
-    print(json.dumps(describe(f"real ({args.side})", real, real, token_nats(real_tokens, real_tokens - 0.5))))
+    print(json.dumps(describe(f"real ({args.side})", real, real, token_nats(real_tokens, real_tokens, smooth=0))))
     for spec in args.set:
         name, _, pattern = spec.partition("=")
         paths = [Path(p) for p in sorted(glob.glob(pattern))]

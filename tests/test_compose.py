@@ -110,6 +110,16 @@ def test_ghosts_sound_only_an_overtone_above_a_heard_strike():
     assert ghosts and all(any(g - o in written for o in OVERTONES) for g in ghosts)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_heard_levels_follow_slow_swells_so_successive_strikes_sit_close(seed):
+    notes = compose(Recipe(families=("drone", "pad", "ostinato"), seconds=90, density=3.0), seed=seed)
+    heard = as_heard(notes, Hearing(restrike=0.3), seed=seed)
+    levels = [n.velocity for n in sorted(heard, key=lambda n: (n.start, n.pitch))]
+    # independent levels would give a step sqrt(2) times the spread; the records' give 0.93
+    assert np.std(np.diff(levels)) < 1.1 * np.std(levels)
+    assert 3 < np.std(levels) < 12
+
+
 def test_random_hearings_use_both_transcribers_grids():
     rng = np.random.default_rng(0)
     assert {random_hearing(rng).frame for _ in range(40)} == set(FRAMES.values())

@@ -233,10 +233,15 @@ def random_recipe(rng: np.random.Generator, seconds: tuple[float, float] = (60.0
 # Onsets and Frames (the real records' transcriber, ../shared/ambient-real) hears 31.25
 # frames a second; basic-pitch (ours, `ambient transcribe`) 22,050 / 256.
 FRAMES = {"onsets-and-frames": 512 / 16000, "basic-pitch": 256 / 22050}
-# A transcriber reads a held sound's level into a narrow band: soft strikes come out louder
-# and loud ones softer, v -> LEVEL + SPREAD * (v - LEVEL). Chosen on the tuning artists'
-# velocity tokens (corpus cross-entropy 2.69 -> 2.32 nats, their own entropy 2.26).
-LEVEL, SPREAD = 66, 0.6
+# A transcriber reads a held sound's level into a narrow band that follows the sound's slow
+# swells: soft strikes come out louder and loud ones softer, v -> LEVEL + SPREAD * (v - LEVEL),
+# plus a slow swell of about SWELL (in MIDI velocity) over tens of seconds and a WOBBLE of a
+# unit or two, so notes close in time come out close in level. Chosen on the tuning artists' transcriptions
+# (median velocity spread within a piece 7.1, between successive notes 6.6; these give 7.2
+# and 6.4, where pressing alone gave 10.7 and 14.8) and their velocity tokens (corpus
+# cross-entropy 2.33 nats, their own entropy 2.26).
+LEVEL, SPREAD, WOBBLE, SWELL = 60, 0.4, 2, 8
+GHOST_SOFTER = 3             # a ghost is heard this much softer than its strike (MIDI velocity)
 OVERTONES = (12, 19, 24)     # a ghost is heard an octave, a twelfth or two octaves up
 
 
@@ -266,6 +271,13 @@ def as_heard(notes: list[Note], hearing: Hearing, seed: int = 0) -> list[Note]:
     transcriber's narrow band, some lost, some with a faint overtone ghost, every onset and
     end on the transcriber's frame grid."""
     rng = np.random.default_rng([seed, 104729])
+    # the level a transcriber reads follows the sound's slow swells, so notes close in time
+    # come out at close velocities: three slow waves of random period and phase
+    periods, phases = rng.uniform(5.0, 60.0, 3), rng.uniform(0.0, 2 * np.pi, 3)
+
+    def swell(t: float) -> float:
+        return SWELL * float(np.sin(2 * np.pi * t / periods + phases).sum()) / np.sqrt(3)
+
     heard = []
     for note in notes:
         t = note.start
@@ -275,13 +287,13 @@ def as_heard(notes: list[Note], hearing: Hearing, seed: int = 0) -> list[Note]:
             end = min(t + max(piece, SHORTEST), note.end)
             if rng.random() >= hearing.dropout or t == note.start:
                 start = max(0.0, t + float(rng.normal(0, hearing.jitter)))
-                v = int(np.clip(round(LEVEL + SPREAD * (velocity - LEVEL) + rng.normal(0, 6)), 1, 127))
+                v = int(np.clip(round(LEVEL + SPREAD * (velocity - LEVEL) + swell(start) + rng.normal(0, WOBBLE)), 1, 127))
                 if end - start >= SHORTEST / 2:
                     heard.append(Note(start, end, note.pitch, v, note.program))
                     overtone = note.pitch + int(rng.choice(OVERTONES))
                     if rng.random() < hearing.ghosts and overtone <= 127:
                         ghost_end = min(end, start + float(rng.uniform(0.05, 0.3)))
-                        heard.append(Note(start, ghost_end, overtone, max(1, v // 2), note.program))
+                        heard.append(Note(start, ghost_end, overtone, max(1, v - GHOST_SOFTER), note.program))
             # a re-strike is heard a little softer than the last, but a held sound stays near its
             # level (decaying toward 20 gave the heard pieces a median velocity of 39; the
             # records' transcriptions sit at 54)
