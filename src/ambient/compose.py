@@ -287,7 +287,8 @@ def as_heard(notes: list[Note], hearing: Hearing, seed: int = 0) -> list[Note]:
             end = min(t + max(piece, SHORTEST), note.end)
             if rng.random() >= hearing.dropout or t == note.start:
                 start = max(0.0, t + float(rng.normal(0, hearing.jitter)))
-                v = int(np.clip(round(LEVEL + SPREAD * (velocity - LEVEL) + swell(start) + rng.normal(0, WOBBLE)), 1, 127))
+                level = LEVEL + SPREAD * (velocity - LEVEL) + swell(start) + rng.normal(0, WOBBLE)
+                v = int(np.clip(round(level), 1, 127))
                 if end - start >= SHORTEST / 2:
                     heard.append(Note(start, end, note.pitch, v, note.program))
                     overtone = note.pitch + int(rng.choice(OVERTONES))
