@@ -236,10 +236,10 @@ FRAMES = {"onsets-and-frames": 512 / 16000, "basic-pitch": 256 / 22050}
 # A transcriber reads a held sound's level into a narrow band that follows the sound's slow
 # swells: soft strikes come out louder and loud ones softer, v -> LEVEL + SPREAD * (v - LEVEL),
 # plus a slow swell of about SWELL (in MIDI velocity) over tens of seconds and a WOBBLE of a
-# unit or two, so notes close in time come out close in level. Chosen on the tuning artists' transcriptions
-# (median velocity spread within a piece 7.1, between successive notes 6.6; these give 7.2
-# and 6.4, where pressing alone gave 10.7 and 14.8) and their velocity tokens (corpus
-# cross-entropy 2.33 nats, their own entropy 2.26).
+# unit or two, so notes close in time come out close in level. Chosen on the tuning artists'
+# transcriptions (benchmarks/corpus_texture.py: velocity spread within a minute 6.3, from
+# onset to onset 6.2; these give 7.2 and 6.3, where pressing alone gave 10.5 and 14.7) and
+# their velocity tokens (cross-entropy 2.33 nats, their own entropy 2.26).
 LEVEL, SPREAD, WOBBLE, SWELL = 60, 0.4, 2, 8
 GHOST_SOFTER = 3             # a ghost is heard this much softer than its strike (MIDI velocity)
 OVERTONES = (12, 19, 24)     # a ghost is heard an octave, a twelfth or two octaves up
