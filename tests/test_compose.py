@@ -115,7 +115,7 @@ def test_heard_levels_follow_slow_swells_so_successive_strikes_sit_close(seed):
     notes = compose(Recipe(families=("drone", "pad", "ostinato"), seconds=90, density=3.0), seed=seed)
     heard = as_heard(notes, Hearing(restrike=0.3), seed=seed)
     levels = [n.velocity for n in sorted(heard, key=lambda n: (n.start, n.pitch))]
-    # independent levels would give a step sqrt(2) times the spread; the records' give 0.93
+    # independent levels would give a step sqrt(2) times the spread; the records' about 1 (corpus_texture: 6.2 and 6.3)
     assert np.std(np.diff(levels)) < 1.1 * np.std(levels)
     assert 3 < np.std(levels) < 12
 
