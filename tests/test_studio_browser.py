@@ -223,6 +223,29 @@ def test_delete_a_take_then_undo_brings_its_card_back(server, browser):
     assert not browser.find_elements(By.CSS_SELECTOR, "#takes .take.deleted")
 
 
+def test_a_take_whose_midi_is_damaged_loses_its_roll_not_the_list(server, browser, workspace, shots):
+    browser.get(server)
+    wait_for(browser, lambda b: len(cards(b)) >= 2)
+    before = [c.get_attribute("data-take") for c in cards(browser)]
+    midi = workspace.root / "studio" / "takes" / before[-1] / "take.mid"
+    kept = midi.read_bytes()
+    midi.write_bytes(b"not a MIDI file")
+    try:
+        browser.refresh()
+        wait_for(browser, lambda b: b.find_elements(By.CSS_SELECTOR, "#takes .roll-error"), 30)
+        assert [c.get_attribute("data-take") for c in cards(browser)] == before
+        *whole, broken = cards(browser)
+        assert broken.find_element(By.CSS_SELECTOR, ".roll-error").text.startswith("No piano roll: ")
+        assert f"takes/{before[-1]}/take.mid: not a MIDI file" in broken.text
+        assert str(workspace.root) not in broken.text                   # the page never learns the server's paths
+        assert not broken.find_elements(By.CSS_SELECTOR, "canvas.roll, .zoom")
+        assert all(c.find_elements(By.CSS_SELECTOR, "canvas.roll") for c in whole)
+        browser.execute_script("arguments[0].scrollIntoView()", broken)
+        browser.save_screenshot(str(shots / "damaged-take.png"))
+    finally:
+        midi.write_bytes(kept)
+
+
 def test_continue_keeps_the_cards_instrument_and_leaves_the_form_alone(server, browser):
     browser.get(server)
     wait_for(browser, lambda b: cards(b) and len(Select(b.find_element(By.ID, "primer")).options) >= 8)

@@ -136,7 +136,12 @@ class Studio:
     def notes(self, take: str) -> list[Note]:
         from ambient.midi import read_midi
 
-        return read_midi(self.folder("takes", self.take(take)["id"]) / "take.mid")
+        path = self.folder("takes", self.take(take)["id"]) / "take.mid"
+        try:
+            return read_midi(path)
+        except AmbientError as e:
+            # the page is told which take, not where the studio keeps it on this disk
+            raise AmbientError(str(e).replace(str(self.root) + os.sep, "")) from None
 
     def update_take(self, take: str, name: str | None = None, starred: bool | None = None) -> dict:
         self.take(take)

@@ -217,8 +217,19 @@ async function takeCard(take) {
   };
   instrument.onchange = setLinks;
   setLinks();
-  const detail = await api("GET", `/api/takes/${take.id}`);
   const canvas = $(".roll", card), view = { zoom: 1 };
+  let detail;
+  try {
+    detail = await api("GET", `/api/takes/${take.id}`);
+  } catch (e) {
+    // one take whose notes cannot be read (its MIDI damaged on disk) loses its roll, not the list
+    const line = document.createElement("p");
+    line.className = "roll-error";
+    line.textContent = `No piano roll: ${e.message}`;
+    canvas.replaceWith(line);
+    $(".zoom", card).remove();
+    return card;
+  }
   const draw = () => drawRoll(canvas, detail.notes, detail.primer_end, detail.seconds, audio.currentTime,
                               Number.isFinite(audio.duration) ? audio.duration : 0, view.zoom);
   // zoom: 1, 2, 4 or 8 times closer, the view following the playhead (or opening on the primer's end)
