@@ -7,11 +7,17 @@ against the real continuation's, key fidelity with its ±, degenerate continuati
 One JSON line per setting, each naming the model and the side of the split.
 
     python benchmarks/ambient_real.py [--model DIR] [--side report|tune] [--takes 2] [--setting eval|generate]
+                                      [--per-piece FILE]
+
+`--per-piece` also writes each piece's notes in the real continuation and in every take,
+and its longest gap between onsets (a feature overlap is a whole set's; this says which
+pieces pull it down).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 
 import torch
@@ -30,6 +36,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--setting", choices=("both", "eval", "generate"), default="both")
+    parser.add_argument("--per-piece", default=None, help="JSON lines file: each piece, real and taken")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     pieces = read(yardstick_paths(args.side))
@@ -40,6 +47,14 @@ def main() -> None:
         report = judge(args.model, pieces, takes=args.takes, controls=controls, device=args.device)
         emit({"benchmark": "ambient_real", "model": args.model or "bundled", "side": args.side, "setting": setting,
               "takes": args.takes, **figures(report), "seconds": round(time.monotonic() - started, 1)})
+        if args.per_piece:
+            with open(args.per_piece, "a") as out:
+                for row in report["per_piece"]:
+                    made = [row["generated"], *row.get("more_takes", [])]
+                    out.write(json.dumps({"setting": setting, "piece": row["piece"], "real_notes": row["real"]["notes"],
+                                          "notes": [t["notes"] for t in made],
+                                          "real_longest_onset_gap": round(row["real"]["longest_onset_gap"], 2),
+                                          "longest_onset_gap": [round(t["longest_onset_gap"], 2) for t in made]}) + "\n")
 
 
 if __name__ == "__main__":

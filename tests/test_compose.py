@@ -72,6 +72,31 @@ def test_random_recipes_cover_keys_modes_and_densities():
     assert min(densities) < 0.5 and max(densities) > 8
 
 
+@settings(max_examples=25, deadline=None)
+@given(opening=st.floats(10, 60), seed=st.integers(0, 10_000))
+def test_an_opening_brings_the_layers_in_one_by_one_within_it(opening, seed):
+    families = ("drone", "ostinato", "melody")
+    layered = compose(Recipe(families=families, seconds=150, density=4.0, opening=opening), seed)
+    whole = compose(Recipe(families=families, seconds=150, density=4.0), seed)
+    # after the opening every layer sounds as it was written; before it some have not entered
+    after = [n for n in whole if n.start >= opening]
+    assert [n for n in layered if n.start >= opening] == after
+    assert {n.pitch % 12 for n in layered} <= {(2 + s) % 12 for s in MODES["dorian"]}
+    first = sum(1 for n in layered if n.start < opening)
+    assert first < sum(1 for n in whole if n.start < opening)
+    # the first layer (the drone) opens the piece: something sounds from the first seconds
+    assert min(n.start for n in layered) < 3.0
+    assert all(n.end - n.start >= SHORTEST - 1e-9 for n in layered)
+
+
+def test_random_recipes_mostly_open_by_building():
+    rng = np.random.default_rng(1)
+    recipes = [random_recipe(rng) for _ in range(400)]
+    openings = [r.opening for r in recipes]
+    assert 0.78 < np.mean([o > 0 for o in openings]) < 0.92
+    assert all(o == 0 or 10 <= o <= min(60, r.seconds / 2) for o, r in zip(openings, recipes))
+
+
 def test_heard_as_a_transcription_breaks_held_notes_into_short_restrikes_of_the_same_pitches():
     notes = compose(Recipe(families=("drone", "pad"), seconds=120), seed=0)
     heard = as_heard(notes, Hearing(restrike=0.25, dropout=0.0, ghosts=0.0, jitter=0.0, voices=12), seed=0)
@@ -132,6 +157,8 @@ def test_bad_recipes_name_the_field():
         Recipe(mode="locrian-ish")
     with pytest.raises(ParameterError, match="density"):
         Recipe(density=40)
+    with pytest.raises(ParameterError, match="opening"):
+        Recipe(seconds=60, opening=45)
     with pytest.raises(ParameterError, match="key"):
         key_number("H")
 

@@ -9,10 +9,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from ambient.codec import encode, vocab_size
-from ambient.errors import AmbientError
+from ambient.codec import encode, encode_piece, vocab_size
+from ambient.errors import AmbientError, ParameterError
 from ambient.midi import write_midi
-from ambient.train import TrainConfig, load_pieces, split_pieces, train
+from ambient.train import Piece, TrainConfig, load_pieces, sample_batch, split_pieces, train
 from tests.conftest import random_piece, tiny_config
 
 VOCAB = vocab_size()
@@ -133,3 +133,18 @@ def test_a_gpu_asked_for_where_torch_sees_none_is_one_clear_line(midi_folder, tm
         train(midi_folder, tmp_path / "m", tiny_config(), TrainConfig(steps=1), device="cuda")
     monkeypatch.delenv("WORLD_SIZE", raising=False)
     assert _distributed("cpu") == (0, 1, "cpu")  # one process: no group, the device as asked
+
+
+@pytest.mark.parametrize("share, low, high", [(0.0, 0, 4), (0.25, 70, 130), (1.0, 400, 400)])
+def test_a_share_of_windows_begin_at_a_pieces_first_note_as_a_primer_does(share, low, high):
+    rng = np.random.default_rng(5)
+    pieces = [Piece(f"p{i}", random_piece(rng, notes=400, seconds=200)) for i in range(3)]
+    openings = {tuple(encode_piece(p.notes)[:65]) for p in pieces}
+    cfg = TrainConfig(transpose=0, stretch=0.0, openings=share)
+    rows = torch.cat([sample_batch(pieces, np.full(3, 1 / 3), 40, 64, cfg, rng) for _ in range(10)])
+    assert low <= sum(tuple(row.tolist()) in openings for row in rows) <= high
+
+
+def test_an_openings_share_outside_0_to_1_is_refused():
+    with pytest.raises(ParameterError, match="openings"):
+        TrainConfig(openings=1.5)

@@ -12,7 +12,10 @@ language from rules, so a model can learn it from data we may ship:
 - `melody`: a sparse stepwise line over whatever holds beneath it;
 - `swell`: close clusters whose voices enter one after another and fade together.
 
-A piece layers one to three families in one key and mode (`compose`). `as_heard`
+A piece layers one to three families in one key and mode (`compose`); as a record opens,
+the layers above the first may enter one after another over its first `opening` seconds,
+so a piece's start is sparser than what follows (a real record's first 20 s run at a
+median 0.7 of the next minute's rate of notes). `as_heard`
 rewrites a piece the way an automatic piano transcription hears a pad, which is how a
 user's collection reaches the model (`ambient transcribe`): held notes re-struck every
 fraction of a second, onsets smeared by a few milliseconds, faint overtone ghosts, levels
@@ -38,6 +41,8 @@ FAMILIES = ("drone", "pad", "loops", "ostinato", "melody", "swell")
 KEYS = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 DENSITY = (0.2, 15.0)        # notes a second a piece may ask for, from sparse loops to a fast arpeggio
 SHORTEST = 0.1               # seconds: no family writes a shorter note
+OPENS_BUILDING = 0.85        # share of drawn pieces whose layers enter one by one: the tuning artists'
+                             # first 20 s are sparser than the minute after in 23 of 26 pieces
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,7 @@ class Recipe:
     mode: str = "dorian"
     seconds: float = 120.0
     density: float = 1.0         # notes a second asked of the moving layers (loops, ostinato, melody)
+    opening: float = 0.0         # seconds over which the layers above the first enter, one after another
 
     def __post_init__(self):
         unknown = [f for f in self.families if f not in FAMILIES]
@@ -63,6 +69,8 @@ class Recipe:
         if not DENSITY[0] <= self.density <= DENSITY[1]:
             raise ParameterError("density", f"must be in [{DENSITY[0]}, {DENSITY[1]}] notes a second, "
                                             f"got {self.density}")
+        if not 0 <= self.opening <= self.seconds / 2:
+            raise ParameterError("opening", f"must be 0 to half the piece ({self.seconds / 2:g} s), got {self.opening}")
 
 
 def key_number(name: str) -> int:
@@ -213,8 +221,18 @@ WRITERS = {"drone": drone, "pad": pad, "loops": loops, "ostinato": ostinato, "me
 def compose(recipe: Recipe, seed: int = 0) -> list[Note]:
     """One piece: each family of the recipe written over the whole length, in one key and mode."""
     rng = np.random.default_rng([seed, 7919])
-    notes = [n for family in recipe.families for n in WRITERS[family](rng, recipe)]
-    return sort_notes(notes)
+    layers = [WRITERS[family](rng, recipe) for family in recipe.families]
+    if recipe.opening > 0 and len(layers) > 1:
+        # the first layer opens the piece; each other enters at its own time within the opening
+        entries = [0.0, *np.sort(rng.uniform(0.2, 1.0, len(layers) - 1)) * recipe.opening]
+        layers = [_from(layer, float(t)) for layer, t in zip(layers, entries)]
+    return sort_notes([n for layer in layers for n in layer])
+
+
+def _from(notes: list[Note], entry: float) -> list[Note]:
+    """A layer as it sounds once it enters at `entry`: a note already held starts there."""
+    return [Note(max(n.start, entry), n.end, n.pitch, n.velocity, n.program)
+            for n in notes if n.end - max(n.start, entry) >= SHORTEST]
 
 
 def random_recipe(rng: np.random.Generator, seconds: tuple[float, float] = (60.0, 240.0)) -> Recipe:
@@ -224,8 +242,10 @@ def random_recipe(rng: np.random.Generator, seconds: tuple[float, float] = (60.0
         ground.append("pad" if ground[0] != "pad" else "drone")
     top = [str(f) for f in rng.choice(["loops", "ostinato", "melody"], int(rng.integers(0, 3)), replace=False)]
     density = float(np.exp(rng.uniform(np.log(DENSITY[0]), np.log(DENSITY[1]))))
-    return Recipe(families=tuple(ground + top), key=int(rng.integers(12)), mode=str(rng.choice(list(MODES))),
-                  seconds=float(rng.uniform(*seconds)), density=density)
+    key, mode, length = int(rng.integers(12)), str(rng.choice(list(MODES))), float(rng.uniform(*seconds))
+    # most records build as they open; some start whole
+    opening = float(rng.uniform(10.0, min(60.0, length / 2))) if rng.random() < OPENS_BUILDING else 0.0
+    return Recipe(families=tuple(ground + top), key=key, mode=mode, seconds=length, density=density, opening=opening)
 
 
 # Transcribers read sound in frames, so every onset and end they write falls on their frame

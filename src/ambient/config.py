@@ -70,6 +70,7 @@ class TrainConfig:
     stretch: float = 0.05          # augmentation: time-stretch factor in [0.95, 1.05] (paper)
     minutes: float = 0.0           # wall-clock budget; 0 means the step count decides
     patience: int = 0              # stop after this many validations without a new best; 0: never
+    openings: float = 0.25         # share of windows that begin at a piece's first note, as a primer does
 
     def __post_init__(self):
         for name in ("steps", "batch_size", "val_every"):
@@ -79,6 +80,8 @@ class TrainConfig:
             raise ParameterError("minutes", f"must be 0 (no limit) or more, got {self.minutes}")
         if self.patience < 0:
             raise ParameterError("patience", f"must be 0 (never stop early) or more, got {self.patience}")
+        if not 0 <= self.openings <= 1:
+            raise ParameterError("openings", f"must be a share from 0 to 1, got {self.openings}")
 
 
 @dataclass(frozen=True)

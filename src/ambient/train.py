@@ -81,7 +81,10 @@ def sample_batch(pieces: list[Piece], weights: np.ndarray, batch: int, context: 
         notes = transpose(piece.notes, int(rng.integers(-cfg.transpose, cfg.transpose + 1)))
         notes = stretch(notes, float(rng.uniform(1 - cfg.stretch, 1 + cfg.stretch)))
         tokens = encode_piece(notes)
-        begin = int(rng.integers(0, max(1, len(tokens) - context)))
+        # a generated piece starts from a primer's first note, so some windows start there too:
+        # a window from the middle reads like the middle, and a piece's opening is its own (sparser) music
+        opening = cfg.openings > 0 and rng.random() < cfg.openings
+        begin = 0 if opening else int(rng.integers(0, max(1, len(tokens) - context)))
         window = restated_window(tokens, begin, context + 1)
         out[row, :len(window)] = window
     return torch.from_numpy(out)

@@ -72,6 +72,8 @@ def train(
     patience: int = typer.Option(TRAINING.patience, help="Stop after this many validations without a better "
                                  "held-out loss (0: never)."),
     seed: int = typer.Option(TRAINING.seed),
+    openings: float = typer.Option(TRAINING.openings, help="Share of windows that begin at a piece's first "
+                                   "note, as a primer does (0 to 1)."),
     context: int = typer.Option(MODEL.context, help="Tokens of context."),
     n_layer: int = typer.Option(MODEL.n_layer, "--layers"),
     n_head: int = typer.Option(MODEL.n_head, "--heads"),
@@ -112,7 +114,7 @@ def train(
              if name in ctx.params and ctx.get_parameter_source(name).name == "COMMANDLINE"}
     model_config = model_shape(asked, init_from, typed)
     cfg = TrainConfig(steps=steps, batch_size=batch_size, learning_rate=learning_rate, warmup_steps=warmup_steps,
-                      val_every=val_every, seed=seed, minutes=minutes, patience=patience)
+                      val_every=val_every, seed=seed, minutes=minutes, patience=patience, openings=openings)
     if ray_workers:
         from ambient.cluster.training import train_on_ray
 
