@@ -166,10 +166,14 @@ def test_bad_recipes_name_the_field():
 def test_ambient_compose_writes_a_midi_file_and_refuses_a_bad_mode(tmp_path):
     out = tmp_path / "drone.mid"
     ok = subprocess.run([sys.executable, "-m", "ambient", "compose", "-o", out, "--families", "drone,loops",
-                         "--key", "Eb", "--mode", "lydian", "--seconds", "40"], capture_output=True, text=True)
+                         "--key", "Eb", "--mode", "lydian", "--seconds", "40", "--opening", "15"],
+                        capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
     notes = read_midi(out)
     assert {n.pitch % 12 for n in notes} <= {(3 + s) % 12 for s in MODES["lydian"]}
+    asked = compose(Recipe(families=("drone", "loops"), key=3, mode="lydian", seconds=40, opening=15), 0)
+    assert [n.pitch for n in notes] == [n.pitch for n in asked]            # the opening asked for, through MIDI
+    assert [n.start for n in notes] == pytest.approx([n.start for n in asked], abs=0.01)
     bad = subprocess.run([sys.executable, "-m", "ambient", "compose", "-o", tmp_path / "x.mid", "--mode", "blues"],
                          capture_output=True, text=True)
     assert bad.returncode == 1 and bad.stderr.strip().count("\n") == 0 and "--mode" in bad.stderr

@@ -19,6 +19,8 @@ def compose_command(
                                             "major-pentatonic, minor-pentatonic, in-sen."),
     seconds: float = typer.Option(120.0, help="Length of the piece."),
     density: float = typer.Option(1.0, help="Notes a second of the moving layers (0.2-15)."),
+    opening: float = typer.Option(0.0, help="Seconds over which the layers after the first enter, one by one "
+                                            "(0: all from the start)."),
     seed: int = typer.Option(0, help="Random seed; the same seed gives the same piece."),
     heard: Optional[float] = typer.Option(None, help="Write it as a piano transcription would hear it, re-striking "
                                                      "held notes about every this many seconds."),
@@ -33,7 +35,7 @@ def compose_command(
 
         preset(render)  # an unknown instrument fails before anything is written
     recipe = Recipe(families=tuple(f.strip() for f in families.split(",") if f.strip()), key=key_number(key),
-                    mode=mode.strip().lower(), seconds=seconds, density=density)
+                    mode=mode.strip().lower(), seconds=seconds, density=density, opening=opening)
     notes = compose(recipe, seed)
     if heard is not None:
         notes = as_heard(notes, Hearing(restrike=heard), seed)
