@@ -3,6 +3,7 @@ model makes of them (eval's windows: 20 s of primer, 60 s after it), one PNG per
 with a row per model. The pieces come from the yardstick's report side.
 
     python benchmarks/ambient_real_rolls.py OUT_DIR --model bundled --model runs/candA [--pieces 2]
+                                            [--piece subtractivelad-01-throughthetrees.mid]
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("--model", action="append", default=[])
     parser.add_argument("--pieces", type=int, default=2)
+    parser.add_argument("--piece", action="append", default=[], help="also this report-side piece (file name)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -34,7 +36,7 @@ def main() -> None:
     import matplotlib.pyplot as plt
 
     pieces = read(yardstick_paths("report"))
-    chosen = sorted(pieces)[::max(1, len(pieces) // args.pieces)][:args.pieces]
+    chosen = sorted(pieces)[::max(1, len(pieces) // args.pieces)][:args.pieces] + args.piece
     models = [(name, *load_model(None if name == "bundled" else name)) for name in args.model or ["bundled"]]
     args.out.mkdir(parents=True, exist_ok=True)
     for name in chosen:
