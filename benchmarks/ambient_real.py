@@ -26,6 +26,7 @@ from yardstick import emit, figures, judge, read, yardstick_paths
 
 from ambient.config import CONTINUATION
 from ambient.controls import Controls
+from ambient.evaluate.report import takes
 
 
 def main() -> None:
@@ -50,11 +51,12 @@ def main() -> None:
         if args.per_piece:
             with open(args.per_piece, "a") as out:
                 for row in report["per_piece"]:
-                    made = [row["generated"], *row.get("more_takes", [])]
-                    out.write(json.dumps({"setting": setting, "piece": row["piece"], "real_notes": row["real"]["notes"],
-                                          "notes": [t["notes"] for t in made],
-                                          "real_longest_onset_gap": round(row["real"]["longest_onset_gap"], 2),
-                                          "longest_onset_gap": [round(t["longest_onset_gap"], 2) for t in made]}) + "\n")
+                    made = takes(row)
+                    line = {"setting": setting, "piece": row["piece"], "real_notes": row["real"]["notes"],
+                            "notes": [t["notes"] for t in made],
+                            "real_longest_onset_gap": round(row["real"]["longest_onset_gap"], 2),
+                            "longest_onset_gap": [round(t["longest_onset_gap"], 2) for t in made]}
+                    out.write(json.dumps(line) + "\n")
 
 
 if __name__ == "__main__":
