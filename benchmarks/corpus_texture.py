@@ -14,6 +14,10 @@ side (cross-entropy against the real side's own frequencies; for the real side, 
 entropy). A set off the records' time grid or level pays for it here: the records were
 transcribed by Onsets and Frames, whose onsets fall on 32 ms frames.
 
+And the openings: each piece's rate of notes in its first 20 s (from its first note, as
+eval primes) over the minute after (eval's continuation). Records open sparser than they
+go on, and a model answers a sparse primer the way its corpus' openings went on.
+
     python benchmarks/corpus_texture.py --set composed='runs/composed/composed-*.mid' \\
         --set heard='runs/composed/heard-*.mid' --set chorales='runs/mixB/chorales/*.mid' [--side tune]
 """
@@ -77,6 +81,23 @@ def token_nats(real: np.ndarray, found: np.ndarray, smooth: float = 0.5) -> dict
     return out
 
 
+def opening_rate(notes, primer: float = 20.0, after: float = 60.0) -> float | None:
+    """Notes a second in a piece's first `primer` seconds over the `after` seconds that
+    follow; None when the piece is too short for both (eval's 90 % rule) or silent after."""
+    first = min(n.start for n in notes)
+    if max(n.start for n in notes) - first < 0.9 * (primer + after):
+        return None
+    opening = sum(1 for n in notes if n.start - first < primer) / primer
+    then = sum(1 for n in notes if primer <= n.start - first < primer + after) / after
+    return opening / then if then else None
+
+
+def openings(paths: list[Path]) -> dict:
+    rates = [r for r in map(opening_rate, read(paths).values()) if r is not None]
+    return {"opening_rate_median": round(float(np.median(rates)), 2), "opens_sparser": f"{sum(r < 1 for r in rates)}"
+            f"/{len(rates)}"} if rates else {}
+
+
 def describe(name: str, found: list[dict], real: list[dict], tokens: dict) -> dict:
     row = {"set": name, "windows": len(found)}
     for key in SCALARS:
@@ -93,7 +114,8 @@ def main() -> None:
     args = parser.parse_args()
     real_paths = yardstick_paths(args.side)
     real, real_tokens = windows(real_paths, most=3, limit=10**6), token_counts(real_paths)
-    print(json.dumps(describe(f"real ({args.side})", real, real, token_nats(real_tokens, real_tokens, smooth=0))))
+    print(json.dumps(describe(f"real ({args.side})", real, real, token_nats(real_tokens, real_tokens, smooth=0))
+                     | openings(real_paths)))
     for spec in args.set:
         name, _, pattern = spec.partition("=")
         paths = [Path(p) for p in sorted(glob.glob(pattern))]
@@ -101,7 +123,7 @@ def main() -> None:
             raise SystemExit(f"--set {spec}: no file matches {pattern}")
         sample = [paths[i] for i in np.linspace(0, len(paths) - 1, min(len(paths), args.windows)).astype(int)]
         tokens = token_nats(real_tokens, token_counts(sample))
-        print(json.dumps(describe(name, windows(paths, most=2, limit=args.windows), real, tokens)))
+        print(json.dumps(describe(name, windows(paths, most=2, limit=args.windows), real, tokens) | openings(sample)))
 
 
 if __name__ == "__main__":
